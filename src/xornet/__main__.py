@@ -1,0 +1,3 @@
+from xornet.cli import main
+
+raise SystemExit(main())

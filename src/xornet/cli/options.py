@@ -1,0 +1,76 @@
+"""Recipe flags generated from the :class:`~xornet.config.Recipe` dataclass."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from xornet.config import PRESETS, Recipe, parse_hidden
+from xornet.errors import ConfigError
+
+# Flags whose argparse type differs from the field's default value's type.
+_TYPES: dict[str, Any] = {"seed": int, "hidden_sizes": str}
+_FLAG_NAMES = {"hidden_sizes": "--hidden"}
+
+
+def recipe_flag(name: str) -> str:
+    return _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def add_recipe_arguments(
+    parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
+) -> None:
+    """Add one flag per Recipe field; defaults print as the tutorial preset's.
+
+    Every flag defaults to None, so :func:`recipe_from_args` can tell which
+    ones the user gave and let them override a preset or config file.
+    """
+    group = parser.add_argument_group("recipe (defaults: the tutorial preset)")
+    defaults = Recipe()
+    for f in dataclasses.fields(Recipe):
+        if f.name in skip:
+            continue
+        default = getattr(defaults, f.name)
+        shown = ",".join(map(str, default)) if f.name == "hidden_sizes" else default
+        help_text = f"{f.metadata['help']} (default: {shown})"
+        kwargs: dict[str, Any] = {"default": None, "help": help_text}
+        if isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = _TYPES.get(f.name, type(default))
+            kwargs["metavar"] = "SIZES" if f.name == "hidden_sizes" else f.name.upper()
+        if "choices" in f.metadata:
+            kwargs["choices"] = f.metadata["choices"]
+            kwargs["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
+        group.add_argument(recipe_flag(f.name), dest=f.name, **kwargs)
+    group.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="tutorial",
+        help="recipe to start from before other flags apply (default: tutorial)",
+    )
+
+
+def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the recipe fields the user set on the command line."""
+    given = {}
+    for f in dataclasses.fields(Recipe):
+        value = getattr(args, f.name, None)
+        if value is None:
+            continue
+        if f.name == "hidden_sizes":
+            value = parse_hidden(value)
+        given[f.name] = value
+    return given
+
+
+def recipe_from_args(args: argparse.Namespace, base: Recipe | None = None) -> Recipe:
+    """Build and validate the recipe: preset (or ``base``), then flags."""
+    recipe = base if base is not None else PRESETS[args.preset]
+    try:
+        recipe = recipe.replace(**recipe_overrides(args))
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from None
+    recipe.validate()
+    return recipe

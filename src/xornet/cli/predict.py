@@ -1,0 +1,143 @@
+"""``xornet predict``: run a trained network on inputs or a table."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from xornet.cli.common import format_prediction, print_result
+
+
+def add_parser(subparsers: Any) -> None:
+    from xornet.cli import add_verbosity
+
+    parser = subparsers.add_parser(
+        "predict",
+        help="run a trained network on inputs",
+        description="Rebuild the network from a run folder and print its outputs and "
+        "the thresholded prediction. With no inputs it predicts every row of the "
+        "table the run was trained on.",
+    )
+    parser.add_argument("run", metavar="RUN", help="run folder written by xornet train")
+    parser.add_argument(
+        "values",
+        nargs="*",
+        metavar="IN",
+        help="input values, one per input column; give several rows one after "
+        "another",
+    )
+    parser.add_argument(
+        "--table", metavar="FILE.csv", help="predict every row of this truth table"
+    )
+    parser.add_argument(
+        "--hidden",
+        metavar="SIZES",
+        help="expected hidden sizes; an error if the run's network differs",
+    )
+    parser.add_argument(
+        "--activation",
+        help="expected hidden activation; an error if the run's network differs",
+    )
+    add_verbosity(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from xornet import runs
+    from xornet.errors import ConfigError
+    from xornet.tables import load_table
+
+    saved = runs.load_run(args.run)
+    architecture = saved.model.architecture
+    _check_flags(args, saved.path, architecture)
+    if args.table and args.values:
+        raise ConfigError("give input values or --table, not both")
+    if args.table:
+        columns = list(saved.table.input_columns)
+        table = load_table(args.table, inputs=columns, outputs=_outputs_or_none(
+            args.table, saved.table.output_columns))
+        prediction = runs.predict(saved.model, table)
+        print_result(format_prediction(prediction))
+        return 0
+    if not args.values:
+        print_result(format_prediction(runs.predict(saved.model, saved.table)))
+        return 0
+
+    inputs = _parse_values(args.values, saved.table.input_columns)
+    outputs = saved.model.predict(torch.from_numpy(inputs)).numpy()
+    print_result(_format_outputs(saved.table, inputs, outputs, np))
+    return 0
+
+
+def _check_flags(args: argparse.Namespace, path: Any, architecture: Any) -> None:
+    from xornet.config import parse_hidden
+    from xornet.errors import ConfigError
+
+    if args.hidden is not None:
+        hidden = parse_hidden(args.hidden)
+        if hidden != architecture.hidden_sizes:
+            stored = ",".join(map(str, architecture.hidden_sizes)) or "none"
+            raise ConfigError(
+                f"--hidden {args.hidden} contradicts the run in {path}, whose hidden "
+                f"sizes are {stored}; drop the flag"
+            )
+    if args.activation is not None and args.activation != architecture.activation:
+        raise ConfigError(
+            f"--activation {args.activation} contradicts the run in {path}, whose "
+            f"activation is {architecture.activation}; drop the flag"
+        )
+
+
+def _outputs_or_none(path: str, columns: tuple[str, ...]) -> list[str] | None:
+    """Use the run's target columns when the file has them all."""
+    import pandas as pd
+
+    try:
+        header = pd.read_csv(path, nrows=0, sep=None, engine="python").columns
+    except Exception:  # the full load reports the file's problem
+        return None
+    names = {str(c).strip() for c in header}
+    return list(columns) if set(columns) <= names else None
+
+
+def _parse_values(values: list[str], columns: tuple[str, ...]) -> Any:
+    import numpy as np
+
+    from xornet.errors import ConfigError
+
+    n = len(columns)
+    if len(values) % n:
+        raise ConfigError(
+            f"the run expects {n} input values per row ({', '.join(columns)}), "
+            f"got {len(values)}"
+        )
+    numbers = []
+    for value in values:
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            raise ConfigError(f"input value {value!r} is not a number") from None
+    return np.array(numbers, dtype=np.float32).reshape(-1, n)
+
+
+def _format_outputs(table: Any, inputs: Any, outputs: Any, np: Any) -> str:
+    from xornet.tables import is_onehot
+
+    import pandas as pd
+
+    frame = pd.DataFrame(inputs, columns=list(table.input_columns))
+    for j, column in enumerate(table.output_columns):
+        frame[f"output_{column}"] = [f"{v:.4f}" for v in outputs[:, j]]
+    if is_onehot(table.targets):
+        picked = outputs.argmax(axis=1)
+        frame["prediction"] = [table.output_columns[k] for k in picked]
+    else:
+        for j, column in enumerate(table.output_columns):
+            frame[column] = (outputs[:, j] >= 0.5).astype(int)
+    for column in table.input_columns:
+        if np.array_equal(frame[column], np.round(frame[column])):
+            frame[column] = frame[column].astype(int)
+    return frame.to_string(index=False)
