@@ -34,7 +34,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     ``path`` is left as it was.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -57,10 +59,10 @@ def write_json(path: str | Path, data: Any) -> None:
 def save_model(model: MLP, path: str | Path) -> None:
     """Save weights and architecture to a safetensors file, atomically."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    metadata = {
-        "format": FORMAT,
-        "architecture": json.dumps(model.architecture.to_dict()),
-    }
+    # One metadata key: safetensors writes several keys in hash order, and the
+    # same seed must give byte-identical files.
+    details = {"format": FORMAT, "architecture": model.architecture.to_dict()}
+    metadata = {"xornet": json.dumps(details, sort_keys=True)}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=metadata)
 
@@ -83,11 +85,17 @@ def load_model(path: str | Path) -> MLP:
         raise CheckpointError(
             f"{path}: not a readable safetensors file ({exc}); retrain to replace it"
         ) from None
-    if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an xornet checkpoint (no {FORMAT} metadata)")
     try:
-        architecture = Architecture.from_dict(json.loads(metadata["architecture"]))
-    except (KeyError, json.JSONDecodeError, ConfigError) as exc:
+        details = json.loads(metadata.get("xornet", "{}"))
+    except json.JSONDecodeError:
+        details = {}
+    if not isinstance(details, dict) or details.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not an xornet checkpoint (no {FORMAT} metadata)"
+        )
+    try:
+        architecture = Architecture.from_dict(details["architecture"])
+    except (KeyError, TypeError, ConfigError) as exc:
         raise CheckpointError(f"{path}: invalid architecture metadata: {exc}") from None
     model = MLP(architecture)
     _check_tensors(path, model, tensors)

@@ -181,23 +181,31 @@ class Recipe:
         for name in ("epochs", "batch_size", "restarts"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(f"{_flag(name)} must be a positive integer, got {value!r}")
+                problems.append(
+                    f"{_flag(name)} must be a positive integer, got {value!r}"
+                )
         if not _is_number(self.lr) or not self.lr > 0:
             problems.append(f"--lr must be a positive number, got {self.lr!r}")
         for name in ("weight_decay", "momentum"):
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0:
                 problems.append(f"{_flag(name)} must be 0 or more, got {value!r}")
-        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or (
-            self.patience < 0
+        if (
+            isinstance(self.patience, bool)
+            or not isinstance(self.patience, int)
+            or (self.patience < 0)
         ):
-            problems.append(f"--patience must be 0 or more epochs, got {self.patience!r}")
+            problems.append(
+                f"--patience must be 0 or more epochs, got {self.patience!r}"
+            )
         if self.seed is not None and (
             isinstance(self.seed, bool)
             or not isinstance(self.seed, int)
             or not 0 <= self.seed < 2**63
         ):
-            problems.append(f"--seed must be an integer in [0, 2**63), got {self.seed!r}")
+            problems.append(
+                f"--seed must be an integer in [0, 2**63), got {self.seed!r}"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -223,7 +231,9 @@ def parse_hidden(value: Any) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in value)
     except (TypeError, ValueError):
-        raise ConfigError(f"hidden_sizes must be a list of integers, got {value!r}") from None
+        raise ConfigError(
+            f"hidden_sizes must be a list of integers, got {value!r}"
+        ) from None
 
 
 def _check_hidden(hidden_sizes: tuple[int, ...]) -> list[str]:
@@ -244,6 +254,8 @@ def _flag(name: str) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and (
-        value == value and abs(value) != float("inf")
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (value == value and abs(value) != float("inf"))
     )

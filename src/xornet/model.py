@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -13,6 +15,16 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
     "gelu": nn.GELU,
+}
+
+# Names that torch.nn.init knows for each hidden activation's gain. GELU has
+# none, and behaves like ReLU for positive inputs, so it uses ReLU's.
+_GAIN_NAMES: dict[str, Literal["relu", "leaky_relu", "tanh", "sigmoid"]] = {
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "gelu": "relu",
 }
 
 
@@ -66,14 +78,10 @@ def init_weights(model: MLP, scheme: str) -> None:
     """
     if scheme == "default":
         return
-    nonlinearity = model.architecture.activation
-    if nonlinearity == "gelu":
-        nonlinearity = "relu"
+    nonlinearity = _GAIN_NAMES[model.architecture.activation]
     for linear in model.linears:
         if scheme == "xavier":
-            gain = nn.init.calculate_gain(
-                "leaky_relu" if nonlinearity == "leaky_relu" else nonlinearity
-            )
+            gain = nn.init.calculate_gain(nonlinearity)
             nn.init.xavier_uniform_(linear.weight, gain=gain)
         else:
             nn.init.kaiming_uniform_(linear.weight, nonlinearity=nonlinearity)

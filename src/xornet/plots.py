@@ -16,7 +16,10 @@ from xornet.checkpoint import atomic_path  # noqa: E402
 
 
 def loss_figure(
-    history: np.ndarray, kept: int = 0, title: str = "Training loss", log_scale: bool = True
+    history: np.ndarray,
+    kept: int = 0,
+    title: str = "Training loss",
+    log_scale: bool = True,
 ) -> Figure:
     """Draw the per-epoch loss; the kept model bold, other restarts faint.
 
@@ -28,7 +31,9 @@ def loss_figure(
     for i in range(history.shape[1]):
         if i != kept:
             ax.plot(epochs, history[:, i], color="0.6", linewidth=0.8, alpha=0.6)
-    ax.plot(epochs, history[:, kept], color="#0072B2", linewidth=2.0, label="kept model")
+    ax.plot(
+        epochs, history[:, kept], color="#0072B2", linewidth=2.0, label="kept model"
+    )
     if history.shape[1] > 1:
         ax.plot([], [], color="0.6", linewidth=0.8, label="other restarts")
     ax.legend(loc="upper right")

@@ -36,7 +36,13 @@ from xornet.training import TrainResult
 
 log = logging.getLogger(__name__)
 
-RUN_FILES = ("model.safetensors", "run.json", "history.csv", "predictions.csv", "loss.png")
+RUN_FILES = (
+    "model.safetensors",
+    "run.json",
+    "history.csv",
+    "predictions.csv",
+    "loss.png",
+)
 
 
 def default_run_dir(table_name: str, root: str | Path = "runs") -> Path:
@@ -90,7 +96,7 @@ class Prediction:
     @property
     def wrong_rows(self) -> list[int]:
         """1-based numbers of the rows the model gets wrong."""
-        return [i + 1 for i in np.flatnonzero(~self.correct)]
+        return [int(i) + 1 for i in np.flatnonzero(~self.correct)]
 
     def to_frame(self) -> pd.DataFrame:
         frame = self.table.to_frame()
@@ -142,13 +148,23 @@ def write_run(
     path = Path(path)
     prediction = predict(result.model, table)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    )
     try:
         save_model(result.model, staging / "model.safetensors")
-        write_json(staging / "run.json", run_metadata(table, recipe, result, prediction))
-        write_text(staging / "history.csv", history_frame(result.history).to_csv(index=False))
-        write_text(staging / "predictions.csv", prediction.to_frame().to_csv(index=False))
-        fig = plots.loss_figure(result.history, result.kept, title=f"Training loss: {table.name}")
+        write_json(
+            staging / "run.json", run_metadata(table, recipe, result, prediction)
+        )
+        write_text(
+            staging / "history.csv", history_frame(result.history).to_csv(index=False)
+        )
+        write_text(
+            staging / "predictions.csv", prediction.to_frame().to_csv(index=False)
+        )
+        fig = plots.loss_figure(
+            result.history, result.kept, title=f"Training loss: {table.name}"
+        )
         plots.save_figure(fig, staging / "loss.png")
         if path.exists():
             path.rmdir()  # check_run_dir allowed only an empty folder here
@@ -196,12 +212,16 @@ def load_run(path: str | Path) -> Run:
     """
     path = Path(path)
     if not path.is_dir():
-        raise CheckpointError(f"{path}: run folder not found; pass a folder that train wrote")
+        raise CheckpointError(
+            f"{path}: run folder not found; pass a folder that train wrote"
+        )
     meta_path = path / "run.json"
     try:
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CheckpointError(f"{meta_path}: missing; is {path} a run folder?") from None
+        raise CheckpointError(
+            f"{meta_path}: missing; is {path} a run folder?"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{meta_path}: not valid JSON ({exc})") from None
     if not isinstance(metadata, dict) or "table" not in metadata:

@@ -157,6 +157,19 @@ def load_table(
             two rows list the same inputs with different targets.
     """
     path = Path(path)
+    frame = _read_frame(path)
+    return table_from_frame(
+        frame,
+        name=path.stem,
+        source=str(path),
+        inputs=inputs,
+        outputs=outputs,
+        decimal_comma=frame.attrs["decimal_comma"],
+    )
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    """Read a CSV file's cells as strings, with stripped column names."""
     text = _read_text(path)
     delimiter = _detect_delimiter(text, path)
     try:
@@ -175,14 +188,30 @@ def load_table(
             "check that every row has the same number of cells"
         ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    return table_from_frame(
-        frame,
-        name=path.stem,
-        source=str(path),
-        inputs=inputs,
-        outputs=outputs,
-        decimal_comma=delimiter != ",",
-    )
+    frame.attrs["decimal_comma"] = delimiter != ","
+    return frame
+
+
+def load_inputs(path: str | Path, columns: list[str]) -> np.ndarray:
+    """Load the named input columns of a CSV file, shape (rows, len(columns)).
+
+    The file needs no target columns; it is read like :func:`load_table`.
+
+    Raises:
+        TableError: the file cannot be read, a column is missing or a cell is
+            not a number.
+    """
+    path = Path(path)
+    frame = _read_frame(path)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TableError(
+            f"{path}: no input column {missing[0]!r}; the file has columns "
+            f"{', '.join(frame.columns)}"
+        )
+    if frame.empty:
+        raise TableError(f"{path}: the table has no rows")
+    return _parse_numbers(frame, columns, str(path), frame.attrs["decimal_comma"])
 
 
 def load_builtin(name: str = "xor") -> TruthTable:

@@ -79,7 +79,9 @@ def make_optimizer(
     if recipe.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=recipe.momentum, weight_decay=decay)
+        return torch.optim.SGD(
+            params, lr=lr, momentum=recipe.momentum, weight_decay=decay
+        )
     return torch.optim.RMSprop(
         params, lr=lr, momentum=recipe.momentum, weight_decay=decay
     )
@@ -108,7 +110,7 @@ def build_models(table: TruthTable, recipe: Recipe, seed: int) -> list[MLP]:
 
 
 def snapshot_epochs(epochs: int, count: int = 60) -> list[int]:
-    """Return about ``count`` epochs at which to keep weights, 0 and ``epochs`` included.
+    """Return about ``count`` epochs at which to keep weights, 0 and last included.
 
     Early epochs change the network most, so the spacing grows quadratically.
     """
@@ -211,15 +213,14 @@ def _train_one(
                 outputs = model(batch_inputs)
                 loss = loss_fn(outputs, batch_targets)
                 loss.backward()
-                optimizer.step()
+                _step(optimizer, epoch)
 
                 # Weighted by batch size, so the epoch loss is the mean over rows.
                 total += loss.item() * len(batch_inputs)
             epoch_loss = total / len(table)
             if not np.isfinite(epoch_loss):
                 raise TrainingError(
-                    f"the loss became {epoch_loss} at epoch {epoch}; "
-                    "try a smaller --lr"
+                    f"the loss became {epoch_loss} at epoch {epoch}; try a smaller --lr"
                 )
             losses.append(epoch_loss)
             snapshot(epoch)
@@ -235,6 +236,18 @@ def _train_one(
         log.warning("interrupted at epoch %d", len(losses) + 1)
         return losses, solved_epoch, True
     return losses, solved_epoch, False
+
+
+def _step(optimizer: torch.optim.Optimizer, epoch: int) -> None:
+    try:
+        optimizer.step()
+    except RuntimeError as exc:
+        # torch raises this when lr times the update leaves the float range.
+        if "overflow" not in str(exc):
+            raise
+        raise TrainingError(
+            f"the update overflowed at epoch {epoch}; try a smaller --lr"
+        ) from None
 
 
 def _all_correct(model: MLP, inputs: torch.Tensor, targets: torch.Tensor) -> bool:

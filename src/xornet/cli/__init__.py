@@ -46,10 +46,16 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
     """Add ``-v`` and ``-q`` to a subcommand."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
-        "-v", "--verbose", action="store_true", help="log details of each step to stderr"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log details of each step to stderr",
     )
     group.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar; only results and errors"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar or progress messages; results, warnings and errors only",
     )
 
 
@@ -63,8 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "verbose", False):
         level = logging.DEBUG
     elif getattr(args, "quiet", False):
-        level = logging.ERROR
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+        level = logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(message)s", stream=sys.stderr, force=True
+    )
     try:
         return int(args.func(args) or 0)
     except XornetError as exc:

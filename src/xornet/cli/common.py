@@ -20,7 +20,9 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: the shipped xor.csv)",
     )
     parser.add_argument(
-        "--inputs", metavar="COLS", help="input columns, comma-separated (default: IN1..INn)"
+        "--inputs",
+        metavar="COLS",
+        help="input columns, comma-separated (default: IN1..INn)",
     )
     parser.add_argument(
         "--outputs",
@@ -55,8 +57,12 @@ def format_prediction(prediction: Prediction) -> str:
     frame = prediction.to_frame()
     for column in prediction.table.output_columns:
         name = f"output_{column}"
-        frame[name] = [f"{v:.4f}" for v in prediction.outputs[:, list(
-            prediction.table.output_columns).index(column)]]
+        frame[name] = [
+            f"{v:.4f}"
+            for v in prediction.outputs[
+                :, list(prediction.table.output_columns).index(column)
+            ]
+        ]
     frame["correct"] = ["yes" if c else "NO" for c in prediction.correct]
     return frame.to_string(index=False)
 

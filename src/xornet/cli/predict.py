@@ -23,8 +23,7 @@ def add_parser(subparsers: Any) -> None:
         "values",
         nargs="*",
         metavar="IN",
-        help="input values, one per input column; give several rows one after "
-        "another",
+        help="input values, one per input column; give several rows one after another",
     )
     parser.add_argument(
         "--table", metavar="FILE.csv", help="predict every row of this truth table"
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from xornet import runs
     from xornet.errors import ConfigError
-    from xornet.tables import load_table
+    from xornet.tables import load_inputs, load_table
 
     saved = runs.load_run(args.run)
     architecture = saved.model.architecture
@@ -57,10 +56,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give input values or --table, not both")
     if args.table:
         columns = list(saved.table.input_columns)
-        table = load_table(args.table, inputs=columns, outputs=_outputs_or_none(
-            args.table, saved.table.output_columns))
-        prediction = runs.predict(saved.model, table)
-        print_result(format_prediction(prediction))
+        if _has_columns(args.table, saved.table.output_columns):
+            table = load_table(
+                args.table, inputs=columns, outputs=list(saved.table.output_columns)
+            )
+            print_result(format_prediction(runs.predict(saved.model, table)))
+            return 0
+        inputs = load_inputs(args.table, columns)
+        outputs = saved.model.predict(torch.from_numpy(inputs)).numpy()
+        print_result(_format_outputs(saved.table, inputs, outputs, np))
         return 0
     if not args.values:
         print_result(format_prediction(runs.predict(saved.model, saved.table)))
@@ -91,16 +95,15 @@ def _check_flags(args: argparse.Namespace, path: Any, architecture: Any) -> None
         )
 
 
-def _outputs_or_none(path: str, columns: tuple[str, ...]) -> list[str] | None:
-    """Use the run's target columns when the file has them all."""
+def _has_columns(path: str, columns: tuple[str, ...]) -> bool:
+    """Return True when the CSV file's header has every one of the columns."""
     import pandas as pd
 
     try:
         header = pd.read_csv(path, nrows=0, sep=None, engine="python").columns
-    except Exception:  # the full load reports the file's problem
-        return None
-    names = {str(c).strip() for c in header}
-    return list(columns) if set(columns) <= names else None
+    except (OSError, ValueError, pd.errors.ParserError):
+        return False  # load_inputs reports what is wrong with the file
+    return set(columns) <= {str(c).strip() for c in header}
 
 
 def _parse_values(values: list[str], columns: tuple[str, ...]) -> Any:
@@ -124,9 +127,9 @@ def _parse_values(values: list[str], columns: tuple[str, ...]) -> Any:
 
 
 def _format_outputs(table: Any, inputs: Any, outputs: Any, np: Any) -> str:
-    from xornet.tables import is_onehot
-
     import pandas as pd
+
+    from xornet.tables import is_onehot
 
     frame = pd.DataFrame(inputs, columns=list(table.input_columns))
     for j, column in enumerate(table.output_columns):

@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     print_result(format_prediction(prediction))
     print_result(_verdict(prediction, result))
     if result.interrupted:
-        log.warning("interrupted at epoch %d; the run folder is marked so", result.epochs_run)
+        log.warning(
+            "interrupted at epoch %d; the run folder is marked so", result.epochs_run
+        )
     print_result(str(path))
     return 0
 
@@ -97,8 +99,13 @@ class _progress_bar:
 
         total = recipe.epochs * recipe.restarts
         self.bar = tqdm(
-            total=total, unit="epoch", leave=False, file=sys.stderr, disable=quiet,
-            dynamic_ncols=True, mininterval=0.2,
+            total=total,
+            unit="epoch",
+            leave=False,
+            file=sys.stderr,
+            disable=quiet,
+            dynamic_ncols=True,
+            mininterval=0.2,
         )
         self.every = max(1, recipe.epochs // 200)
 
