@@ -49,3 +49,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> None:
             fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
+
+
+# Imported last because these modules use style and helpers defined above.
+from xornet.plots.boundary import boundary_figure  # noqa: E402

@@ -1,0 +1,162 @@
+"""Decision-boundary maps: the network's output over the input square."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+
+from xornet.model import MLP
+from xornet.plots import style
+from xornet.plots.maps import Grid, output_grid
+from xornet.tables import TruthTable
+
+
+def boundary_figure(
+    model: MLP, table: TruthTable, resolution: int = 201, title: str | None = None
+) -> Figure:
+    """Draw one output map per output column, with the 0.5 contour and the rows.
+
+    Each row is a circle when the column's output is on the same side of 0.5
+    as its target and a cross when it is not.
+    """
+    grid = output_grid(model, table, resolution)
+    inputs, _ = table.tensors()
+    outputs = model.predict(inputs).numpy()
+    with plt.rc_context(style.RC):
+        fig, axes = _panels(table.n_outputs)
+        image = None
+        for column, ax in enumerate(axes):
+            image = draw_map(ax, grid, column, contour=True)
+            draw_rows(ax, table, outputs[:, column], table.targets[:, column])
+            ax.set_title(f"output {table.output_columns[column]}")
+            label_input_axes(ax, table)
+        assert image is not None
+        colorbar = fig.colorbar(image, ax=axes, shrink=0.9)
+        colorbar.set_label("network output (probability)")
+        add_bottom_legend(fig, row_legend_handles())
+        fig.suptitle(title or f"Decision boundary: {table.name}")
+    return fig
+
+
+def _panels(count: int) -> tuple[Figure, list[Axes]]:
+    """Return a figure with ``count`` square map panels, at most 3 per line."""
+    columns = min(count, 3)
+    lines = math.ceil(count / columns)
+    fig, grid = plt.subplots(
+        lines,
+        columns,
+        figsize=(1.2 + 4.0 * columns, 0.6 + 4.0 * lines),
+        squeeze=False,
+        layout="constrained",
+    )
+    axes = list(grid.ravel())
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes[:count]
+
+
+def draw_map(
+    ax: Axes,
+    grid: Grid,
+    channel: int,
+    contour: bool,
+    norm: Normalize | None = None,
+) -> AxesImage:
+    """Draw one channel of a grid as an image; outputs use the fixed range [0, 1]."""
+    values = grid.values[..., channel]
+    image = ax.imshow(
+        values,
+        origin="lower",
+        extent=grid.extent,
+        cmap=style.CMAP,
+        norm=norm or Normalize(0.0, 1.0),
+        interpolation="bilinear",
+        aspect="equal",
+    )
+    if contour and values.min() < 0.5 < values.max():
+        ax.contour(
+            grid.xs, grid.ys, values, levels=[0.5], colors="white", linewidths=2.5
+        )
+        ax.contour(
+            grid.xs, grid.ys, values, levels=[0.5], colors="black", linewidths=1.2
+        )
+    return image
+
+
+def draw_rows(
+    ax: Axes, table: TruthTable, outputs: np.ndarray, targets: np.ndarray
+) -> None:
+    """Mark each table row at its inputs, labelled with its target.
+
+    Rows whose output is on the target's side of 0.5 get a circle, others a
+    cross, so right and wrong differ in shape as well as colour.
+    """
+    right = (outputs >= 0.5) == (targets >= 0.5)
+    for (x, y), target, is_right in zip(table.inputs, targets, right, strict=True):
+        if is_right:
+            ax.plot(x, y, "o", ms=17, mfc="white", mec="black", mew=1.5)
+        else:
+            ax.plot(x, y, "X", ms=19, mfc=style.VERMILLION, mec="black", mew=1.2)
+        ax.annotate(
+            f"{target:g}",
+            (x, y),
+            ha="center",
+            va="center",
+            fontsize=10,
+            fontweight="bold",
+            color="black",
+        )
+
+
+def row_legend_handles() -> list[Line2D]:
+    """Return legend entries for the row markers and the 0.5 contour."""
+    return [
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            ms=10,
+            mfc="white",
+            mec="black",
+            label="row right (its target inside)",
+        ),
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="X",
+            ms=11,
+            mfc=style.VERMILLION,
+            mec="black",
+            label="row wrong",
+        ),
+        Line2D([], [], color="black", lw=1.2, label="output = 0.5"),
+    ]
+
+
+def add_bottom_legend(fig: Figure, handles: list[Line2D]) -> None:
+    """Put a one-line legend in a band reserved below the panels."""
+    band = 0.6 / fig.get_figheight()
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.set(rect=(0.0, band, 1.0, 1.0 - band))  # type: ignore[call-arg]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncols=len(handles),
+        bbox_to_anchor=(0.5, 0.0),
+        frameon=False,
+    )
+
+
+def label_input_axes(ax: Axes, table: TruthTable) -> None:
+    ax.set_xlabel(f"{table.input_columns[0]} (input value)")
+    ax.set_ylabel(f"{table.input_columns[1]} (input value)")
