@@ -149,7 +149,12 @@ def write_run(
         write_json(staging / "run.json", run_metadata(table, recipe, result, prediction))
         write_text(staging / "history.csv", history_frame(result.history).to_csv(index=False))
         write_text(staging / "predictions.csv", prediction.to_frame().to_csv(index=False))
-        fig = plots.loss_figure(result.history, result.kept, title=f"Training loss: {table.name}")
+        fig = plots.loss_figure(
+            result.history,
+            result.kept,
+            title=f"Training loss: {table.name}",
+            loss_name=recipe.loss,
+        )
         plots.save_figure(fig, staging / "loss.png")
         if table.n_inputs == 2:
             fig = plots.boundary_figure(result.model, table)

@@ -6,8 +6,10 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
+from matplotlib.contour import ContourSet
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
@@ -80,31 +82,40 @@ def draw_map(
         interpolation="bilinear",
         aspect="equal",
     )
-    if contour and values.min() < 0.5 < values.max():
-        ax.contour(
-            grid.xs, grid.ys, values, levels=[0.5], colors="white", linewidths=2.5
-        )
-        ax.contour(
-            grid.xs, grid.ys, values, levels=[0.5], colors="black", linewidths=1.2
-        )
+    if contour:
+        draw_contour(ax, grid, channel)
     return image
+
+
+def draw_contour(ax: Axes, grid: Grid, channel: int) -> list[ContourSet]:
+    """Draw the 0.5 level as a black line on a white halo; none if not crossed."""
+    values = grid.values[..., channel]
+    if not values.min() < 0.5 < values.max():
+        return []
+    return [
+        ax.contour(grid.xs, grid.ys, values, levels=[0.5], colors=color, linewidths=lw)
+        for color, lw in (("white", 2.8), ("black", 1.4))
+    ]
 
 
 def draw_rows(
     ax: Axes, table: TruthTable, outputs: np.ndarray, targets: np.ndarray
-) -> None:
+) -> list[Artist]:
     """Mark each table row at its inputs, labelled with its target.
 
     Rows whose output is on the target's side of 0.5 get a circle, others a
     cross, so right and wrong differ in shape as well as colour.
     """
     right = (outputs >= 0.5) == (targets >= 0.5)
+    artists: list[Artist] = []
     for (x, y), target, is_right in zip(table.inputs, targets, right, strict=True):
         if is_right:
-            ax.plot(x, y, "o", ms=17, mfc="white", mec="black", mew=1.5)
+            artists += ax.plot(x, y, "o", ms=17, mfc="white", mec="black", mew=1.5)
         else:
-            ax.plot(x, y, "X", ms=19, mfc=style.VERMILLION, mec="black", mew=1.2)
-        ax.annotate(
+            artists += ax.plot(
+                x, y, "X", ms=19, mfc=style.VERMILLION, mec="black", mew=1.2
+            )
+        label = ax.annotate(
             f"{target:g}",
             (x, y),
             ha="center",
@@ -113,6 +124,8 @@ def draw_rows(
             fontweight="bold",
             color="black",
         )
+        artists.append(label)
+    return artists
 
 
 def row_legend_handles() -> list[Line2D]:
