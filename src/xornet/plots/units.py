@@ -55,7 +55,7 @@ def _unit_panels(sizes: list[int]) -> tuple[Figure, dict[tuple[int, int], Axes]]
     fig, grid = plt.subplots(
         lines,
         columns,
-        figsize=(0.4 + 3.7 * columns, 0.6 + 3.7 * lines),
+        figsize=(0.4 + 4.2 * columns, 0.6 + 3.8 * lines),
         squeeze=False,
         layout="constrained",
     )
@@ -118,7 +118,7 @@ def _title_unit(
             spine.set_edgecolor(style.VERMILLION)
             spine.set_linewidth(3)
             spine.set_linestyle("--")
-    ax.set_title("\n".join(lines), fontsize=10, color="black")
+    ax.set_title("\n".join(lines), fontsize=9.5)
 
 
 def _first_layer_formula(model: MLP, table: TruthTable, unit: int) -> str:
