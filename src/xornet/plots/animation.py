@@ -48,7 +48,7 @@ def write_training_gif(
     architecture: Architecture,
     snapshots: Snapshots,
     losses: np.ndarray,
-    dpi: int = 80,
+    dpi: int = 100,
     resolution: int = 81,
 ) -> int:
     """Write the GIF atomically and return its number of frames.

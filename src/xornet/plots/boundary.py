@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 
+from xornet.diagnostics import rows_correct
 from xornet.model import MLP
 from xornet.plots import style
 from xornet.plots.maps import Grid, output_grid
@@ -26,11 +27,13 @@ def boundary_figure(
     """Draw one output map per output column, with the 0.5 contour and the rows.
 
     Each row is a circle when the column's output is on the same side of 0.5
-    as its target and a cross when it is not.
+    as its target and a square when it is not.
     """
     grid = output_grid(model, table, resolution)
-    inputs, _ = table.tensors()
-    outputs = model.predict(inputs).numpy()
+    inputs, targets = table.tensors()
+    predicted = model.predict(inputs)
+    outputs = predicted.numpy()
+    verdict = _verdict(rows_correct(predicted, targets).numpy())
     with plt.rc_context(style.RC):
         fig, axes = _panels(table.n_outputs)
         image = None
@@ -43,8 +46,16 @@ def boundary_figure(
         colorbar = fig.colorbar(image, ax=axes, shrink=0.9)
         colorbar.set_label("network output (probability)")
         add_bottom_legend(fig, row_legend_handles())
-        fig.suptitle(title or f"Decision boundary: {table.name}")
+        fig.suptitle(title or f"Decision boundary: {table.name} ({verdict})")
     return fig
+
+
+def _verdict(correct: np.ndarray) -> str:
+    """Return "all 4 rows right" or "rows 2, 3 wrong" (1-based row numbers)."""
+    wrong = [str(i + 1) for i in np.flatnonzero(~correct)]
+    if not wrong:
+        return f"all {len(correct)} rows right"
+    return f"row{'s' if len(wrong) > 1 else ''} {', '.join(wrong)} wrong"
 
 
 def _panels(count: int) -> tuple[Figure, list[Axes]]:
@@ -103,8 +114,9 @@ def draw_rows(
 ) -> list[Artist]:
     """Mark each table row at its inputs, labelled with its target.
 
-    Rows whose output is on the target's side of 0.5 get a circle, others a
-    cross, so right and wrong differ in shape as well as colour.
+    Rows whose output is on the target's side of 0.5 get a black circle,
+    others a vermillion square, so right and wrong differ in shape as well as
+    colour.
     """
     right = (outputs >= 0.5) == (targets >= 0.5)
     artists: list[Artist] = []
@@ -113,7 +125,7 @@ def draw_rows(
             artists += ax.plot(x, y, "o", ms=17, mfc="white", mec="black", mew=1.5)
         else:
             artists += ax.plot(
-                x, y, "X", ms=19, mfc=style.VERMILLION, mec="black", mew=1.2
+                x, y, "s", ms=17, mfc="white", mec=style.VERMILLION, mew=3.0
             )
         label = ax.annotate(
             f"{target:g}",
@@ -145,13 +157,14 @@ def row_legend_handles() -> list[Line2D]:
             [],
             [],
             ls="",
-            marker="X",
-            ms=11,
-            mfc=style.VERMILLION,
-            mec="black",
+            marker="s",
+            ms=10,
+            mfc="white",
+            mec=style.VERMILLION,
+            mew=2.5,
             label="row wrong",
         ),
-        Line2D([], [], color="black", lw=1.2, label="output = 0.5"),
+        Line2D([], [], color="black", lw=1.4, label="output = 0.5"),
     ]
 
 

@@ -115,15 +115,10 @@ def _draw_rates(ax: Axes, summary: pd.DataFrame) -> None:
         capsize=4,
         markersize=7,
     )
-    for k, row in enumerate(summary.itertuples()):
-        ax.annotate(
-            f"{row.solved}/{row.runs}",
-            (1.02, k),
-            xycoords=("axes fraction", "data"),
-            va="center",
-            fontsize=9,
-        )
-    ax.set_yticks(y, summary["config"])
+    labels = [
+        f"{row.config}\n{row.solved}/{row.runs} solved" for row in summary.itertuples()
+    ]
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel("solve rate (fraction of models, 95 % Wilson interval)")
