@@ -91,8 +91,10 @@ def test_output_grid_is_model_output() -> None:
 
 def test_output_grid_covers_rows_with_margin() -> None:
     grid = output_grid(hand_set_model(), load_builtin("xor"), resolution=11)
-    assert grid.xs[0] < 0.0 and grid.xs[-1] > 1.0
-    assert grid.ys[0] < 0.0 and grid.ys[-1] > 1.0
+    assert grid.xs[0] < 0.0
+    assert grid.xs[-1] > 1.0
+    assert grid.ys[0] < 0.0
+    assert grid.ys[-1] > 1.0
 
 
 def test_hidden_grid_is_relu_of_first_layer() -> None:

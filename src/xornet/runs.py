@@ -1,6 +1,6 @@
 """The run folder: what a training run writes, where, and how it is read back.
 
-A run folder holds ``model.safetensors``, ``run.json``, ``history.csv``,
+A run folder contains ``model.safetensors``, ``run.json``, ``history.csv``,
 ``predictions.csv``, ``loss.png``, for two-input tables ``boundary.png``,
 and ``snapshots.safetensors`` when training kept weight snapshots. The
 folder is assembled under a hidden temporary name beside its destination

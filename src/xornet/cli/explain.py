@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from xornet.cli.common import print_result
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from xornet.explain import Explanation, LayerPass, ParameterStep
 
 # (definition, derivative) of each activation, as printed above its numbers.
@@ -240,6 +240,8 @@ def _matrix(label: str, values: np.ndarray) -> list[str]:
 
 
 def _vector(values: np.ndarray, style: str | None = None) -> str:
+    import numpy as np
+
     style = style or _style(values)
     # Adding 0.0 turns -0.0 (from ReLU and from products with 0) into 0.0.
     numbers = (format(float(v) + 0.0, style) for v in np.ravel(values))
@@ -252,6 +254,8 @@ def _style(values: np.ndarray) -> str:
     Fixed point shows 6 decimals; scientific notation is used when a nonzero
     entry is too small or too large for them to show it well.
     """
+    import numpy as np
+
     magnitudes = np.abs(values[values != 0])
     if magnitudes.size and (magnitudes.min() < 1e-3 or magnitudes.max() >= 1e4):
         return " .4e"

@@ -99,7 +99,9 @@ class _Frames:
         self.fig = plt.figure(
             figsize=(0.8 + 3.6 * max(count, 2), 7.4), layout="constrained"
         )
-        top, bottom = self.fig.subfigures(2, 1, height_ratios=[1.35, 1.0])
+        parts = self.fig.subfigures(2, 1, height_ratios=[1.35, 1.0])
+        assert isinstance(parts, np.ndarray)  # two subfigures come as an array
+        top, bottom = parts[0], parts[1]
         self.map_axes: list[Axes] = list(np.atleast_1d(top.subplots(1, count)))
         colorbar = top.colorbar(
             ScalarMappable(Normalize(0.0, 1.0), cmap=style.CMAP),

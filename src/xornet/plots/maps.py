@@ -127,7 +127,7 @@ def dead_units(model: MLP, table: TruthTable) -> list[np.ndarray]:
     """Return, per hidden layer, which units output zero on every table row.
 
     A unit counts as dead when its absolute activation is below 1e-6 on all
-    rows; with ReLU that means no row reaches it, so it gets no gradient.
+    rows. With ReLU no row then reaches it, so it gets no gradient.
     """
     inputs, _ = table.tensors()
     return [

@@ -1,7 +1,7 @@
 """Colours, colour map and font sizes shared by every figure.
 
 The colours come from the Okabe-Ito palette, which colour-blind readers can
-tell apart; wherever two colours carry meaning, a line style or marker shape
+tell apart. Wherever two colours carry meaning, a line style or marker shape
 carries the same meaning, so the figures also read in greyscale.
 """
 
@@ -21,7 +21,7 @@ POSITIVE = BLUE
 NEGATIVE = ORANGE
 
 # Font sizes chosen for figures saved at 120 dpi and viewed at 100 %.
-RC: dict[str, Any] = {
+RC: dict[Any, Any] = {
     "font.size": 11,
     "axes.titlesize": 12,
     "axes.labelsize": 11,

@@ -73,8 +73,8 @@ def _validated(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise PlotError(
-            f"sweep results lack the column(s) {', '.join(missing)}; they need "
-            f"{', '.join(REQUIRED_COLUMNS)}"
+            f"sweep results: missing column(s) {', '.join(missing)}; the file "
+            f"needs the columns {', '.join(REQUIRED_COLUMNS)}"
         )
     if frame.empty:
         raise PlotError("sweep results have no rows; run the sweep first")
