@@ -53,7 +53,7 @@ def activations_figure(model: MLP, z_range: float = 4.0) -> Figure:
         fig, axes = plt.subplots(
             1,
             len(panels),
-            figsize=(0.6 + 4.4 * len(panels), 4.0),
+            figsize=(max(6.4, 0.6 + 4.4 * len(panels)), 4.0),
             squeeze=False,
             layout="constrained",
         )

@@ -169,15 +169,21 @@ def row_legend_handles() -> list[Line2D]:
 
 
 def add_bottom_legend(fig: Figure, handles: list[Line2D]) -> None:
-    """Put a one-line legend in a band reserved below the panels."""
-    band = 0.6 / fig.get_figheight()
+    """Put the legend in a band reserved below the panels.
+
+    The legend takes one line when the figure is wide enough (about 8 inches
+    at 10 pt), else two entries per line.
+    """
+    columns = len(handles) if fig.get_figwidth() >= 8.0 else 2
+    legend_lines = math.ceil(len(handles) / columns)
+    band = (0.3 + 0.3 * legend_lines) / fig.get_figheight()
     engine = fig.get_layout_engine()
     if engine is not None:
         engine.set(rect=(0.0, band, 1.0, 1.0 - band))  # type: ignore[call-arg]
     fig.legend(
         handles=handles,
         loc="lower center",
-        ncols=len(handles),
+        ncols=columns,
         bbox_to_anchor=(0.5, 0.0),
         frameon=False,
     )

@@ -180,8 +180,13 @@ def _finish(
     ax.set_ylim(-top - 0.5, top + 0.7)
     architecture = model.architecture
     shape = "-".join(map(str, architecture.layer_sizes))
+    hidden = (
+        f"{architecture.activation} hidden"
+        if architecture.hidden_sizes
+        else "no hidden layer"
+    )
     ax.set_title(
-        f"Network: {table.name} ({shape}, {architecture.activation} hidden, "
+        f"Network: {table.name} ({shape}, {hidden}, "
         f"{architecture.output_activation} output)"
     )
     handles = [
