@@ -157,6 +157,46 @@ def test_network_edges_follow_weights() -> None:
     fig.clf()
 
 
+def test_boundary_image_is_output_grid() -> None:
+    model = hand_set_model()
+    table = TruthTable(
+        name="gate",
+        input_columns=("A", "B"),
+        output_columns=("Y",),
+        inputs=np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32),
+        targets=np.array([[0], [1], [1], [0]], dtype=np.float32),
+    )
+    fig = plots.boundary_figure(model, table, resolution=31)
+    (image,) = fig.axes[0].get_images()
+    expected = output_grid(model, table, resolution=31).values[..., 0]
+    np.testing.assert_array_equal(np.asarray(image.get_array()), expected)
+    fig.clf()
+
+
+def test_units_figure_marks_dead_unit() -> None:
+    model = hand_set_model()
+    fig = plots.units_figure(model, load_builtin("xor"))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 3
+    assert "DEAD" in titles[0]
+    assert "DEAD" not in titles[1]
+    assert "DEAD" not in titles[2]
+    fig.clf()
+
+
+def test_loss_figure_draws_kept_bold() -> None:
+    history = np.array([[0.5, 0.4, 0.6], [0.3, 0.2, 0.5], [0.1, 0.05, 0.4]])
+    fig = plots.loss_figure(history, kept=1, log_scale=False)
+    ax = fig.axes[0]
+    lines = [line for line in ax.lines if len(line.get_ydata())]
+    bold = [line for line in lines if line.get_linewidth() > 1.5]
+    assert len(lines) == 3
+    assert len(bold) == 1
+    np.testing.assert_array_equal(bold[0].get_ydata(), history[:, 1])
+    assert ax.get_yscale() == "linear"
+    fig.clf()
+
+
 # Statistics and sweeps
 
 
