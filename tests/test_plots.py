@@ -445,3 +445,17 @@ def test_cli_sweep_on_run_exits_2(
 ) -> None:
     assert main(["plot", str(xor_run), "--kind", "sweep"]) == 2
     assert len(stderr_lines(capsys)) == 1
+
+
+def test_cli_missing_history_exits_2(
+    xor_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("model.safetensors", "run.json"):
+        (broken / name).write_bytes((xor_run / name).read_bytes())
+    assert main(["plot", str(broken), "--kind", "loss"]) == 2
+    lines = stderr_lines(capsys)
+    assert len(lines) == 1
+    assert "history.csv" in lines[0]
+    assert not (broken / "loss.png").exists()

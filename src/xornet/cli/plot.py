@@ -184,13 +184,13 @@ def _draw(kind: str, saved: Any, path: Path, log_scale: bool, snapshots: Any) ->
 
     model, table = saved.model, saved.table
     if kind == "animation":
-        losses = saved.history()[:, saved.kept]
+        losses = _history(saved)[:, saved.kept]
         plots.write_training_gif(path, table, model.architecture, snapshots, losses)
         return
     if kind == "loss":
         loss_name = saved.metadata.get("recipe", {}).get("loss")
         fig = plots.loss_figure(
-            saved.history(),
+            _history(saved),
             saved.kept,
             title=f"Training loss: {table.name}",
             log_scale=log_scale,
@@ -205,3 +205,34 @@ def _draw(kind: str, saved: Any, path: Path, log_scale: bool, snapshots: Any) ->
     else:
         fig = plots.activations_figure(model)
     plots.save_figure(fig, path)
+
+
+def _history(saved: Any) -> Any:
+    """Return the run's loss history, checking it against run.json's kept model.
+
+    Raises:
+        CheckpointError: history.csv is missing or unreadable, or has no
+            column for the kept model.
+    """
+    import pandas as pd
+
+    from xornet.errors import CheckpointError
+
+    path = saved.path / "history.csv"
+    try:
+        history = saved.history()
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"{path}: missing; is {saved.path} a run folder?"
+        ) from None
+    except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        raise CheckpointError(
+            f"{path}: not a loss history (an epoch column, then one loss column "
+            "per model); the run folder was edited"
+        ) from None
+    if not 0 <= saved.kept < history.shape[1]:
+        raise CheckpointError(
+            f"{path}: has no column for kept model {saved.kept} named in run.json; "
+            "the run folder was edited or mixed"
+        )
+    return history
