@@ -23,3 +23,7 @@ class CheckpointError(XornetError):
 
 class TrainingError(XornetError):
     """Training that cannot continue, for example a loss that became NaN."""
+
+
+class PlotError(XornetError):
+    """A figure that cannot be drawn for this run, table or sweep."""

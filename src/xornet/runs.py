@@ -1,10 +1,11 @@
 """The run folder: what a training run writes, where, and how it is read back.
 
-A run folder holds ``model.safetensors``, ``run.json``, ``history.csv``,
-``predictions.csv``, ``loss.png`` and, for two-input tables,
-``boundary.png``. The folder is assembled under a hidden temporary name
-beside its destination and renamed into place when complete, so an
-interrupted write leaves no folder that looks finished.
+A run folder contains ``model.safetensors``, ``run.json``, ``history.csv``,
+``predictions.csv``, ``loss.png``, for two-input tables ``boundary.png``,
+and ``snapshots.safetensors`` when training kept weight snapshots. The
+folder is assembled under a hidden temporary name beside its destination
+and renamed into place when complete, so an interrupted write leaves no
+folder that looks finished.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 import torch
 
 import xornet
-from xornet import plots
+from xornet import plots, snapshots
 from xornet.checkpoint import load_model, save_model, write_json, write_text
 from xornet.config import Recipe
 from xornet.diagnostics import rows_correct
@@ -163,15 +164,41 @@ def write_run(
             staging / "predictions.csv", prediction.to_frame().to_csv(index=False)
         )
         fig = plots.loss_figure(
-            result.history, result.kept, title=f"Training loss: {table.name}"
+            result.history,
+            result.kept,
+            title=f"Training loss: {table.name}",
+            loss_name=recipe.loss,
         )
         plots.save_figure(fig, staging / "loss.png")
+        if table.n_inputs == 2:
+            fig = plots.boundary_figure(result.model, table)
+            plots.save_figure(fig, staging / "boundary.png")
+        if result.snapshots:
+            snapshots.save_snapshots(
+                staging / snapshots.FILENAME,
+                kept_snapshots(result),
+                result.model.architecture,
+            )
         if path.exists():
             path.rmdir()  # check_run_dir allowed only an empty folder here
         os.replace(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path, prediction
+
+
+def kept_snapshots(result: TrainResult) -> snapshots.Snapshots:
+    """Return the kept model's snapshots, ending with its final weights.
+
+    Training may stop before the last requested epoch (solved early, or
+    Ctrl-C), so the final weights are added at ``epochs_run`` when missing.
+    """
+    kept = {epoch: states[result.kept] for epoch, states in result.snapshots.items()}
+    if result.epochs_run not in kept:
+        kept[result.epochs_run] = {
+            k: v.detach().clone() for k, v in result.model.state_dict().items()
+        }
+    return kept
 
 
 def history_frame(history: np.ndarray) -> pd.DataFrame:
@@ -202,6 +229,21 @@ class Run:
         """Return the loss history, shape (epochs, models)."""
         frame = pd.read_csv(self.path / "history.csv")
         return frame.drop(columns="epoch").to_numpy(dtype=float)
+
+    @property
+    def kept(self) -> int:
+        """Index of the kept model among the restarts (a column of history)."""
+        return int(self.metadata.get("kept", 0))
+
+    def load_snapshots(self) -> snapshots.Snapshots:
+        """Load the kept model's weight snapshots from ``snapshots.safetensors``.
+
+        Raises:
+            CheckpointError: the file is missing or invalid.
+        """
+        return snapshots.load_snapshots(
+            self.path / snapshots.FILENAME, self.model.architecture
+        )
 
 
 def load_run(path: str | Path) -> Run:

@@ -54,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
     log.info("seed %d (pass --seed %d to repeat this run)", seed, seed)
 
     with _progress_bar(recipe, quiet=args.quiet) as progress:
-        result = training.train(table, recipe, seed, progress=progress)
+        result = training.train(
+            table,
+            recipe,
+            seed,
+            progress=progress,
+            snapshot_at=training.snapshot_epochs(recipe.epochs),
+        )
     if result.epochs_run == 0:
         log.error("interrupted before the first epoch finished; no run folder written")
         return 130
