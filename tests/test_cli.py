@@ -348,3 +348,16 @@ def test_default_out_is_under_runs(cli, tmp_path, monkeypatch):
     assert path.parent == Path("runs")
     assert path.name.startswith("xor-")
     assert (tmp_path / path / "run.json").is_file()
+
+
+def test_train_run_files_follow_umask(trained):
+    out, _ = trained
+    assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()
+    for path in out.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~_umask(), path.name
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

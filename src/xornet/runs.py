@@ -27,7 +27,13 @@ import torch
 
 import xornet
 from xornet import plots, snapshots
-from xornet.checkpoint import load_model, save_model, write_json, write_text
+from xornet.checkpoint import (
+    current_umask,
+    load_model,
+    save_model,
+    write_json,
+    write_text,
+)
 from xornet.config import Recipe
 from xornet.diagnostics import rows_correct
 from xornet.errors import CheckpointError, XornetError
@@ -179,6 +185,7 @@ def write_run(
                 kept_snapshots(result),
                 result.model.architecture,
             )
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700
         if path.exists():
             path.rmdir()  # check_run_dir allowed only an empty folder here
         os.replace(staging, path)
