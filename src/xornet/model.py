@@ -7,6 +7,9 @@ from torch import nn
 
 from xornet.config import Architecture
 
+# nn.LeakyReLU's default negative slope, which the hidden layers use.
+LEAKY_RELU_SLOPE = 0.01
+
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
@@ -61,22 +64,25 @@ class MLP(nn.Module):
 def init_weights(model: MLP, scheme: str) -> None:
     """Re-initialise the linear layers; ``"default"`` keeps PyTorch's init.
 
-    ``xavier`` and ``kaiming`` draw uniform weights (gain for the hidden
-    activation) and set biases to zero.
+    ``xavier`` and ``kaiming`` draw uniform weights and set biases to zero.
+    Each layer's gain is that of the nonlinearity after it: the hidden
+    activation for hidden layers, 1 for the output layer (sigmoid or logits).
+    GELU has no gain in ``torch.nn.init``, so it uses ReLU's.
     """
     if scheme == "default":
         return
-    nonlinearity = model.architecture.activation
-    if nonlinearity == "gelu":
-        nonlinearity = "relu"
-    for linear in model.linears:
+    linears = model.linears
+    for index, linear in enumerate(linears):
+        is_output = index == len(linears) - 1
+        nonlinearity = "linear" if is_output else model.architecture.activation
+        if nonlinearity == "gelu":
+            nonlinearity = "relu"
+        slope = LEAKY_RELU_SLOPE if nonlinearity == "leaky_relu" else 0.0
         if scheme == "xavier":
-            gain = nn.init.calculate_gain(
-                "leaky_relu" if nonlinearity == "leaky_relu" else nonlinearity
-            )
+            gain = nn.init.calculate_gain(nonlinearity, slope)
             nn.init.xavier_uniform_(linear.weight, gain=gain)
         else:
-            nn.init.kaiming_uniform_(linear.weight, nonlinearity=nonlinearity)
+            nn.init.kaiming_uniform_(linear.weight, a=slope, nonlinearity=nonlinearity)
         nn.init.zeros_(linear.bias)
 
 

@@ -61,9 +61,7 @@ def table_from_args(args: argparse.Namespace) -> TruthTable:
     gate = getattr(args, "gate", None)
     encoding = getattr(args, "encoding", None)
     if gate is not None and args.table is not None:
-        raise TableError(
-            f"give TABLE.csv ({args.table}) or --gate ({gate}), not both"
-        )
+        raise TableError(f"give TABLE.csv ({args.table}) or --gate ({gate}), not both")
     if encoding is not None and gate is None:
         raise TableError(
             "--encoding applies only to --gate tables; edit the CSV's OUT columns "
@@ -108,8 +106,12 @@ def format_prediction(prediction: Prediction) -> str:
     frame = prediction.to_frame()
     for column in prediction.table.output_columns:
         name = f"output_{column}"
-        frame[name] = [f"{v:.4f}" for v in prediction.outputs[:, list(
-            prediction.table.output_columns).index(column)]]
+        frame[name] = [
+            f"{v:.4f}"
+            for v in prediction.outputs[
+                :, list(prediction.table.output_columns).index(column)
+            ]
+        ]
     frame["correct"] = ["yes" if c else "NO" for c in prediction.correct]
     return frame.to_string(index=False)
 

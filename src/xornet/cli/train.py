@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     recipe = recipe_from_args(args)
     table = table_from_args(args)
+    recipe.check_table(table.targets)
     if table.missing_rows:
         shown = "; ".join(",".join(map(str, r)) for r in table.missing_rows[:8])
         log.warning("%s leaves out input combinations: %s", table.name, shown)
