@@ -28,7 +28,7 @@ import xornet
 from xornet import plots
 from xornet.checkpoint import load_model, save_model, write_json, write_text
 from xornet.config import Recipe
-from xornet.diagnostics import rows_correct
+from xornet.diagnostics import Finding, diagnose, rows_correct
 from xornet.errors import CheckpointError, XornetError
 from xornet.model import MLP
 from xornet.tables import TruthTable
@@ -109,9 +109,13 @@ def predict(model: MLP, table: TruthTable) -> Prediction:
 
 
 def run_metadata(
-    table: TruthTable, recipe: Recipe, result: TrainResult, prediction: Prediction
+    table: TruthTable,
+    recipe: Recipe,
+    result: TrainResult,
+    prediction: Prediction,
+    findings: list[Finding] | None = None,
 ) -> dict[str, Any]:
-    """Return the contents of run.json."""
+    """Return the contents of run.json; ``findings`` explain an unsolved model."""
     return {
         "xornet_version": xornet.__version__,
         "torch_version": torch.__version__,
@@ -132,20 +136,33 @@ def run_metadata(
             {"final_loss": loss, "solved": solved}
             for loss, solved in zip(result.final_losses, result.solved, strict=True)
         ],
+        "findings": [finding.to_dict() for finding in findings or []],
     }
 
 
 def write_run(
-    path: str | Path, table: TruthTable, recipe: Recipe, result: TrainResult
+    path: str | Path,
+    table: TruthTable,
+    recipe: Recipe,
+    result: TrainResult,
+    findings: list[Finding] | None = None,
 ) -> tuple[Path, Prediction]:
-    """Write a complete run folder at ``path`` and return it with the predictions."""
+    """Write a complete run folder at ``path`` and return it with the predictions.
+
+    ``findings`` default to :func:`diagnose_result` of the kept model.
+    """
     path = Path(path)
     prediction = predict(result.model, table)
+    if findings is None:
+        findings = diagnose_result(table, recipe, result)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
         save_model(result.model, staging / "model.safetensors")
-        write_json(staging / "run.json", run_metadata(table, recipe, result, prediction))
+        write_json(
+            staging / "run.json",
+            run_metadata(table, recipe, result, prediction, findings),
+        )
         write_text(staging / "history.csv", history_frame(result.history).to_csv(index=False))
         write_text(staging / "predictions.csv", prediction.to_frame().to_csv(index=False))
         fig = plots.loss_figure(result.history, result.kept, title=f"Training loss: {table.name}")
@@ -156,6 +173,16 @@ def write_run(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path, prediction
+
+
+def diagnose_result(
+    table: TruthTable, recipe: Recipe, result: TrainResult
+) -> list[Finding]:
+    """Return the findings on the kept model: empty when it solves the table."""
+    if result.epochs_run == 0:
+        return []
+    history = result.history[:, result.kept]
+    return diagnose(result.model, table, history, loss=recipe.loss)
 
 
 def history_frame(history: np.ndarray) -> pd.DataFrame:

@@ -60,9 +60,12 @@ def run(args: argparse.Namespace) -> int:
         log.error("interrupted before the first epoch finished; no run folder written")
         return 130
 
-    path, prediction = runs.write_run(out, table, recipe, result)
+    findings = runs.diagnose_result(table, recipe, result)
+    path, prediction = runs.write_run(out, table, recipe, result, findings)
     print_result(format_prediction(prediction))
     print_result(_verdict(prediction, result))
+    if findings:
+        print_result(format_findings(findings))
     if result.interrupted:
         log.warning("interrupted at epoch %d; the run folder is marked so", result.epochs_run)
     print_result(str(path))
@@ -88,6 +91,18 @@ def _verdict(prediction: Any, result: Any) -> str:
             "--hidden layer."
         )
     return "\n".join(lines)
+
+
+def format_findings(findings: list[Any]) -> str:
+    """Return the findings as text: one paragraph each, with evidence and advice."""
+    paragraphs = ["Why:"]
+    for finding in findings:
+        paragraphs.append(
+            f"- {finding.message}\n"
+            f"  evidence: {finding.evidence}\n"
+            f"  try: {finding.suggestion}"
+        )
+    return "\n".join(paragraphs)
 
 
 class _progress_bar:
