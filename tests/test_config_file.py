@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import xornet
 from xornet.cli import main
 from xornet.config import Recipe, load_recipe_file, parse_hidden
 from xornet.errors import ConfigError
@@ -109,7 +113,11 @@ def test_run_json_config_reproduces_run(tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     assert main(["train", "--gate", "nand", *SHORT, "--out", str(first)]) == 0
     config = first / "run.json"
-    assert main(["train", "--config", str(config), "-q", "--out", str(second)]) == 0
+    # A second process, as a user repeating the run would start.
+    argv = ["train", "--config", str(config), "-q", "--out", str(second)]
+    env = {**os.environ, "PYTHONPATH": str(Path(xornet.__file__).parents[1])}
+    command = [sys.executable, "-m", "xornet", *argv]
+    subprocess.run(command, check=True, env=env, capture_output=True)
 
     first_bytes = (first / "model.safetensors").read_bytes()
     assert (second / "model.safetensors").read_bytes() == first_bytes

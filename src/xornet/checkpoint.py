@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from xornet.config import Architecture
 from xornet.errors import CheckpointError, ConfigError
@@ -34,7 +34,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     ``path`` is left as it was.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -61,8 +63,31 @@ def save_model(model: MLP, path: str | Path) -> None:
         "format": FORMAT,
         "architecture": json.dumps(model.architecture.to_dict()),
     }
+    data = _canonical_header(save(state, metadata=metadata))
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
+        tmp.write_bytes(data)
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """Return safetensors bytes with the header's keys in sorted order.
+
+    safetensors 0.8 writes the metadata in hash-map order, which changes from
+    one process to the next, so the same weights could give different bytes.
+    The file layout is an 8-byte little-endian header length, a JSON header
+    padded with spaces to a multiple of 8 bytes, then the tensor data.
+    """
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(
+        {key: _sorted(value) for key, value in sorted(header.items())},
+        separators=(",", ":"),
+    ).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + length :]
+
+
+def _sorted(value: Any) -> Any:
+    return dict(sorted(value.items())) if isinstance(value, dict) else value
 
 
 def load_model(path: str | Path) -> MLP:
@@ -84,7 +109,9 @@ def load_model(path: str | Path) -> MLP:
             f"{path}: not a readable safetensors file ({exc}); retrain to replace it"
         ) from None
     if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an xornet checkpoint (no {FORMAT} metadata)")
+        raise CheckpointError(
+            f"{path}: not an xornet checkpoint (no {FORMAT} metadata)"
+        )
     try:
         architecture = Architecture.from_dict(json.loads(metadata["architecture"]))
     except (KeyError, json.JSONDecodeError, ConfigError) as exc:
