@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import os
 import string
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import xornet
 from xornet.cli import main
 from xornet.errors import TableError
 from xornet.gates import builtin_gates, gate_table, get_gate
@@ -208,3 +212,15 @@ def test_cli_train_encoding_without_gate_rejected(
     status = main(["train", "--encoding", "bits", "--out", str(tmp_path / "r")])
     assert status == 2
     assert "--encoding applies only to --gate" in capsys.readouterr().err
+
+
+def test_cli_parser_does_not_import_torch() -> None:
+    # A fresh interpreter, because this test process has imported torch already.
+    code = (
+        "import sys; from xornet.cli import build_parser; build_parser(); "
+        "print(sorted({'torch', 'pandas', 'numpy'} & set(sys.modules)))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(xornet.__file__).parents[1])}
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr

@@ -21,6 +21,8 @@ INITS = ("default", "xavier", "kaiming")
 LOSSES = ("mse", "bce", "bce-with-logits")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 DEVICES = ("cpu", "cuda", "auto")
+# Target encodings of the built-in gate tables (see xornet.gates).
+ENCODINGS = ("onehot", "bits")
 
 
 def _option(default: Any, help: str, **choices: Any) -> Any:

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xornet.config import ENCODINGS
 from xornet.errors import TableError
 from xornet.tables import TruthTable, validate_table
-
-ENCODINGS = ("onehot", "bits")
 
 # Largest input count of parityN and majorityN: a 10-input table has 1024 rows.
 MAX_FAMILY_INPUTS = 10

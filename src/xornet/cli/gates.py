@@ -42,7 +42,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def add_encoding_argument(parser: argparse.ArgumentParser) -> None:
-    from xornet.gates import ENCODINGS
+    from xornet.config import ENCODINGS
 
     parser.add_argument(
         "--encoding",
