@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -9,6 +11,16 @@ from xornet.config import Architecture
 
 # nn.LeakyReLU's default negative slope, which the hidden layers use.
 LEAKY_RELU_SLOPE = 0.01
+
+_Nonlinearity = Literal["linear", "relu", "leaky_relu", "tanh", "sigmoid"]
+# The torch.nn.init gain of each hidden activation; GELU has none, so ReLU's.
+_GAINS: dict[str, _Nonlinearity] = {
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "gelu": "relu",
+}
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -74,9 +86,7 @@ def init_weights(model: MLP, scheme: str) -> None:
     linears = model.linears
     for index, linear in enumerate(linears):
         is_output = index == len(linears) - 1
-        nonlinearity = "linear" if is_output else model.architecture.activation
-        if nonlinearity == "gelu":
-            nonlinearity = "relu"
+        nonlinearity = "linear" if is_output else _GAINS[model.architecture.activation]
         slope = LEAKY_RELU_SLOPE if nonlinearity == "leaky_relu" else 0.0
         if scheme == "xavier":
             gain = nn.init.calculate_gain(nonlinearity, slope)
