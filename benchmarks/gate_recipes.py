@@ -32,6 +32,20 @@ CANDIDATES = {
         batch_size=1024,
         loss="bce-with-logits",
     ),
+    "adam-logits-16-long": Recipe(
+        hidden_sizes=(16,),
+        lr=0.05,
+        epochs=1000,
+        batch_size=1024,
+        loss="bce-with-logits",
+    ),
+    "adam-logits-32-long": Recipe(
+        hidden_sizes=(32,),
+        lr=0.05,
+        epochs=1000,
+        batch_size=1024,
+        loss="bce-with-logits",
+    ),
 }
 
 
@@ -40,6 +54,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--recipes", default=",".join(CANDIDATES))
     parser.add_argument("--gates", default="")
+    parser.add_argument("--encoding", choices=("onehot", "bits"), default=None)
     args = parser.parse_args()
     gates = (
         [get_gate(g) for g in args.gates.split(",")]
@@ -52,7 +67,7 @@ def main() -> None:
     for name in args.recipes.split(","):
         recipe = CANDIDATES[name].replace(stop_when_solved=True)
         for gate in gates:
-            table = gate.table()
+            table = gate.table(args.encoding)
             started = time.perf_counter()
             solved, last_epoch = 0, 0
             for seed in range(args.seeds):

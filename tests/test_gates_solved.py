@@ -1,11 +1,12 @@
-"""Every built-in gate is learned by a short recipe.
+"""Every built-in gate is learned by one short recipe.
 
-The recipe (16 ReLU units, bce-with-logits, Adam lr 0.05, full
-batch) solved every gate below from 20 of 20 seeds in 400 epochs, except
-full_adder (19/20) and parity5 (17/20); in 1000 epochs it solved full_adder
-and parity4 from 50 of 50 seeds and parity5 from 48 of 50
-(benchmarks/gate_recipes.py, reference trainer, CPU). Three restarts make a
-failure here unlikely rather than lucky.
+The recipe (32 ReLU units, bce-with-logits, Adam lr 0.05, full batch)
+solved each gate below from 20 of 20 seeds, and full_adder, parity4 and
+parity5 from 50 of 50. No seed needed more than 116 epochs. Measured with
+benchmarks/gate_recipes.py on the reference trainer (CPU), see
+docs/gate-recipes.md.
+The 300-epoch cap and a second restart leave a wide margin, so a pass
+here does not depend on a lucky seed.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from xornet.gates import builtin_gates, gate_table
 from xornet.training import train
 
 RECIPE = Recipe(
-    hidden_sizes=(16,),
+    hidden_sizes=(32,),
     loss="bce-with-logits",
     lr=0.05,
     batch_size=1024,
-    epochs=1000,
+    epochs=300,
     stop_when_solved=True,
-    restarts=3,
+    restarts=2,
 )
 
-GATES = [gate.name for gate in builtin_gates()] + ["parity2", "parity5"]
+GATES = [gate.name for gate in builtin_gates()] + ["parity5"]
 
 
 @pytest.mark.parametrize("name", GATES)
