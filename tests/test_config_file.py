@@ -147,6 +147,7 @@ def test_run_json_config_with_other_table(tmp_path: Path) -> None:
         (["--patience", "-1"], "--patience must be an integer number of epochs"),
         (["--activation", "swish"], "invalid choice: 'swish'"),
         (["--loss", "hinge"], "invalid choice: 'hinge'"),
+        (["--patience", "5"], "--patience 5 has no effect without --stop-when-solved"),
     ],
 )
 def test_cli_invalid_recipe_rejected_before_training(

@@ -186,6 +186,11 @@ class Recipe:
     def validate(self) -> None:
         """Raise ConfigError naming every invalid option at once."""
         problems = [f"{flag(name)} {text}" for name, text in self.problems()]
+        if self.patience and not self.stop_when_solved and not problems:
+            problems.append(
+                f"--patience {self.patience} has no effect without "
+                "--stop-when-solved; add that flag or drop --patience"
+            )
         if problems:
             raise ConfigError("; ".join(problems))
 
