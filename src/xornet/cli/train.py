@@ -6,7 +6,7 @@ import argparse
 import logging
 import secrets
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xornet.cli.common import (
     add_table_arguments,
@@ -15,6 +15,9 @@ from xornet.cli.common import (
     table_from_args,
 )
 from xornet.cli.options import add_recipe_arguments, recipe_from_args
+
+if TYPE_CHECKING:
+    from xornet.diagnostics import Finding
 
 log = logging.getLogger("xornet")
 
@@ -93,7 +96,7 @@ def _verdict(prediction: Any, result: Any) -> str:
     return "\n".join(lines)
 
 
-def format_findings(findings: list[Any]) -> str:
+def format_findings(findings: list[Finding]) -> str:
     """Return the findings as text: one paragraph each, with evidence and advice."""
     paragraphs = ["Why:"]
     for finding in findings:
