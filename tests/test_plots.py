@@ -296,7 +296,7 @@ def test_snapshot_keys_name_epochs(xor_run: Path) -> None:
 
     with safe_open(str(xor_run / snapshots.FILENAME), framework="pt") as f:
         keys = set(f.keys())
-        epochs = json.loads(f.metadata()["epochs"])
+        epochs = json.loads(f.metadata()["xornet"])["epochs"]
     assert "epoch_000005.layers.0.weight" in keys
     assert epochs == SNAPSHOT_EPOCHS
 

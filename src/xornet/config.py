@@ -7,7 +7,11 @@ its help text from these dataclasses without loading them.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from xornet.errors import ConfigError
@@ -17,6 +21,8 @@ INITS = ("default", "xavier", "kaiming")
 LOSSES = ("mse", "bce", "bce-with-logits")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 DEVICES = ("cpu", "cuda", "auto")
+# Target encodings of the built-in gate tables (see xornet.gates).
+ENCODINGS = ("onehot", "bits")
 
 
 def _option(default: Any, help: str, **choices: Any) -> Any:
@@ -77,12 +83,15 @@ class Architecture:
                 f"the table needs at least one input and one output column, "
                 f"got {self.n_inputs} and {self.n_outputs}"
             )
-        problems += _check_hidden(self.hidden_sizes)
-        problems += _check_choice("activation", self.activation, ACTIVATIONS)
-        problems += _check_choice("init", self.init, INITS)
-        problems += _check_choice(
-            "output_activation", self.output_activation, ("sigmoid", "identity")
-        )
+        checks = {
+            "hidden_sizes": _check_hidden(self.hidden_sizes),
+            "activation": _check_choice(self.activation, ACTIVATIONS),
+            "init": _check_choice(self.init, INITS),
+            "output_activation": _check_choice(
+                self.output_activation, ("sigmoid", "identity")
+            ),
+        }
+        problems += [f"{name} {text}" for name, text in checks.items() if text]
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -124,9 +133,13 @@ class Recipe:
     batch_size: int = _option(1, "rows per optimizer step")
     shuffle: bool = _option(False, "shuffle the rows every epoch")
     stop_when_solved: bool = _option(
-        False, "stop once every row is right for --patience more epochs"
+        False,
+        "stop --patience epochs after the first epoch at which every row is "
+        "right; --epochs still caps the run",
     )
-    patience: int = _option(0, "epochs to keep training after solving (epochs)")
+    patience: int = _option(
+        0, "epochs to keep training after the table is first solved"
+    )
     restarts: int = _option(
         1, "models trained from different initialisations; the best is kept"
     )
@@ -172,85 +185,136 @@ class Recipe:
 
     def validate(self) -> None:
         """Raise ConfigError naming every invalid option at once."""
-        problems = _check_hidden(self.hidden_sizes)
-        problems += _check_choice("activation", self.activation, ACTIVATIONS)
-        problems += _check_choice("init", self.init, INITS)
-        problems += _check_choice("loss", self.loss, LOSSES)
-        problems += _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        problems += _check_choice("device", self.device, DEVICES)
-        for name in ("epochs", "batch_size", "restarts"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(
-                    f"{_flag(name)} must be a positive integer, got {value!r}"
-                )
-        if not _is_number(self.lr) or not self.lr > 0:
-            problems.append(f"--lr must be a positive number, got {self.lr!r}")
-        for name in ("weight_decay", "momentum"):
-            value = getattr(self, name)
-            if not _is_number(value) or not value >= 0:
-                problems.append(f"{_flag(name)} must be 0 or more, got {value!r}")
-        if (
-            isinstance(self.patience, bool)
-            or not isinstance(self.patience, int)
-            or (self.patience < 0)
-        ):
+        problems = [f"{flag(name)} {text}" for name, text in self.problems()]
+        if self.patience and not self.stop_when_solved and not problems:
             problems.append(
-                f"--patience must be 0 or more epochs, got {self.patience!r}"
-            )
-        if self.seed is not None and (
-            isinstance(self.seed, bool)
-            or not isinstance(self.seed, int)
-            or not 0 <= self.seed < 2**63
-        ):
-            problems.append(
-                f"--seed must be an integer in [0, 2**63), got {self.seed!r}"
+                f"--patience {self.patience} has no effect without "
+                "--stop-when-solved; add that flag or drop --patience"
             )
         if problems:
             raise ConfigError("; ".join(problems))
 
+    def problems(self) -> list[tuple[str, str]]:
+        """Return ``(field, what is wrong)`` for every invalid field."""
+        return [
+            (f.name, text)
+            for f in dataclasses.fields(self)
+            if (text := check_field(f.name, getattr(self, f.name))) is not None
+        ]
+
+    def check_table(self, targets: Any) -> None:
+        """Raise ConfigError if this recipe cannot train on a table's targets.
+
+        ``targets`` is the table's (rows, n_outputs) array. The binary
+        cross-entropy losses need every target to be 0 or 1.
+        """
+        import numpy as np
+
+        if self.loss in ("bce", "bce-with-logits"):
+            odd = sorted({float(v) for v in np.unique(targets)} - {0.0, 1.0})
+            if odd:
+                raise ConfigError(
+                    f"--loss {self.loss} needs targets of 0 or 1, but the table has "
+                    f"target {odd[0]:g}; use --loss mse for other targets"
+                )
+
 
 PRESETS: dict[str, Recipe] = {"tutorial": Recipe()}
 
+_FIELD_TYPES = {f.name: f for f in dataclasses.fields(Recipe)}
+_POSITIVE_INTS = ("epochs", "batch_size", "restarts")
+_CHOICES = {
+    "activation": ACTIVATIONS,
+    "init": INITS,
+    "loss": LOSSES,
+    "optimizer": OPTIMIZERS,
+    "device": DEVICES,
+}
 
-def parse_hidden(value: Any) -> tuple[int, ...]:
-    """Parse hidden sizes from ``"8,8"``, ``8`` or ``[8, 8]``; ``"none"`` means none."""
+
+def check_field(name: str, value: Any) -> str | None:
+    """Return what is wrong with ``value`` for recipe field ``name``, or None.
+
+    The text reads after the option's name, e.g. "must be 0 or more, got -1".
+    """
+    if name in _CHOICES:
+        return _check_choice(value, _CHOICES[name])
+    if name == "hidden_sizes":
+        return _check_hidden(value)
+    if name in _POSITIVE_INTS:
+        if not _is_int(value) or value < 1:
+            return f"must be a positive integer, got {value!r}"
+    elif name == "lr":
+        if not _is_number(value) or not value > 0:
+            return f"must be a positive number, got {value!r}"
+    elif name in ("weight_decay", "momentum"):
+        if not _is_number(value) or not value >= 0:
+            return f"must be a number, 0 or more, got {value!r}"
+    elif name == "patience":
+        if not _is_int(value) or value < 0:
+            return f"must be an integer number of epochs, 0 or more, got {value!r}"
+    elif name == "seed":
+        if value is not None and (not _is_int(value) or not 0 <= value < 2**63):
+            return f"must be an integer in [0, 2**63), got {value!r}"
+    elif isinstance(_FIELD_TYPES[name].default, bool) and not isinstance(value, bool):
+        return f"must be true or false, got {value!r}"
+    return None
+
+
+def flag(name: str) -> str:
+    """Return the command-line flag of a recipe field, e.g. ``--weight-decay``."""
+    if name == "hidden_sizes":
+        return "--hidden"
+    return "--" + name.replace("_", "-")
+
+
+def parse_hidden(value: Any, name: str = "--hidden") -> tuple[int, ...]:
+    """Parse hidden sizes from ``"8,8"``, ``8`` or ``[8, 8]``; ``"none"`` means none.
+
+    ``name`` is the option or key that error messages name.
+
+    Raises:
+        ConfigError: the value is not integers, or is an empty string.
+    """
     if isinstance(value, str):
         if value.strip().lower() == "none":
             return ()
-        parts = [p.strip() for p in value.split(",") if p.strip()]
-        try:
+        parts = [p.strip() for p in value.split(",")]
+        if all(p.lstrip("-").isdigit() for p in parts):
             return tuple(int(p) for p in parts)
-        except ValueError:
-            raise ConfigError(
-                f"--hidden must be comma-separated integers such as 3 or 8,8, "
-                f"got {value!r}"
-            ) from None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value,)
-    try:
-        return tuple(int(v) for v in value)
-    except (TypeError, ValueError):
         raise ConfigError(
-            f"hidden_sizes must be a list of integers, got {value!r}"
-        ) from None
+            f"{name} must be comma-separated integers such as 3 or 8,8, or none "
+            f"for no hidden layer, got {value!r}"
+        )
+    if _is_int(value):
+        return (value,)
+    if isinstance(value, list | tuple) and all(_is_int(v) for v in value):
+        return tuple(value)
+    raise ConfigError(
+        f"{name} must be a list of integers such as [8, 8], got {value!r}"
+    )
 
 
-def _check_hidden(hidden_sizes: tuple[int, ...]) -> list[str]:
+def _check_hidden(hidden_sizes: Any) -> str | None:
+    if not isinstance(hidden_sizes, tuple) or not all(map(_is_int, hidden_sizes)):
+        return f"must be a tuple of integers, got {hidden_sizes!r}"
     bad = [h for h in hidden_sizes if h < 1]
     if bad:
-        return [f"--hidden sizes must be positive integers, got {bad[0]}"]
-    return []
+        return (
+            f"sizes must be positive integers, got {bad[0]}; use none for no "
+            "hidden layer"
+        )
+    return None
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> list[str]:
+def _check_choice(value: Any, choices: tuple[str, ...]) -> str | None:
     if value in choices:
-        return []
-    return [f"unknown {_flag(name)} {value!r}; choose one of {', '.join(choices)}"]
+        return None
+    return f"must be one of {', '.join(choices)}, got {value!r}"
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
@@ -259,3 +323,95 @@ def _is_number(value: Any) -> bool:
         and not isinstance(value, bool)
         and (value == value and abs(value) != float("inf"))
     )
+
+
+@dataclass(frozen=True)
+class RecipeFile:
+    """Recipe values read from a TOML file or a run's run.json.
+
+    ``values`` maps recipe fields to checked values, ready for
+    :meth:`Recipe.replace`. ``table`` is the truth table stored in a
+    run.json (as written by ``TruthTable.to_dict``), or None for TOML.
+    """
+
+    path: str
+    values: dict[str, Any]
+    table: dict[str, Any] | None = None
+
+
+# Keys accepted in a TOML file besides the field names; dashes also work.
+_KEY_ALIASES = {"hidden": "hidden_sizes"}
+
+
+def load_recipe_file(path: str | Path) -> RecipeFile:
+    """Read recipe values from a TOML file or a run.json written by train.
+
+    A TOML file contains recipe keys at the top level (``lr = 0.01``,
+    ``hidden_sizes = [8, 8]`` or ``hidden = "8,8"``). A run.json gives its
+    ``"recipe"``, seed included, and its ``"table"``.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or a key is unknown or
+            has an invalid value; the message names the file and the key.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc})") from None
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("{"):
+        data, table = _parse_run_json(text, path)
+    else:
+        data, table = _parse_toml(text, path), None
+    return RecipeFile(str(path), _check_keys(data, path), table)
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+
+
+def _parse_run_json(
+    text: str, path: Path
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: invalid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object of recipe keys")
+    if "recipe" not in data:
+        return data, None
+    recipe, table = data["recipe"], data.get("table")
+    if not isinstance(recipe, dict) or not isinstance(table, dict | None):
+        raise ConfigError(f"{path}: the run's recipe or table is not a JSON object")
+    return recipe, table
+
+
+def _check_keys(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        name = _KEY_ALIASES.get(name, name)
+        if name not in _FIELD_TYPES:
+            raise ConfigError(f"{path}: unknown key {key!r}; {_key_hint(name)}")
+        if name in values:
+            raise ConfigError(f"{path}: key {key!r} repeats {name!r}; keep one")
+        if name == "hidden_sizes":
+            value = parse_hidden(value, name=f"{path}: key {key!r}")
+        problem = check_field(name, value)
+        if problem is not None:
+            raise ConfigError(f"{path}: key {key!r} {problem}")
+        values[name] = value
+    return values
+
+
+def _key_hint(name: str) -> str:
+    keys = [*_FIELD_TYPES, *_KEY_ALIASES]
+    close = difflib.get_close_matches(name, keys, n=1)
+    accepted = f"accepted keys are {', '.join(keys)}"
+    return f"did you mean {close[0]!r}? {accepted}" if close else accepted

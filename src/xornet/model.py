@@ -9,22 +9,25 @@ from torch import nn
 
 from xornet.config import Architecture
 
+# nn.LeakyReLU's default negative slope, which the hidden layers use.
+LEAKY_RELU_SLOPE = 0.01
+
+_Nonlinearity = Literal["linear", "relu", "leaky_relu", "tanh", "sigmoid"]
+# The torch.nn.init gain of each hidden activation; GELU has none, so ReLU's.
+_GAINS: dict[str, _Nonlinearity] = {
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "gelu": "relu",
+}
+
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": nn.LeakyReLU,
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
     "gelu": nn.GELU,
-}
-
-# Names that torch.nn.init knows for each hidden activation's gain. GELU has
-# none, and behaves like ReLU for positive inputs, so it uses ReLU's.
-_GAIN_NAMES: dict[str, Literal["relu", "leaky_relu", "tanh", "sigmoid"]] = {
-    "relu": "relu",
-    "leaky_relu": "leaky_relu",
-    "tanh": "tanh",
-    "sigmoid": "sigmoid",
-    "gelu": "relu",
 }
 
 
@@ -73,18 +76,23 @@ class MLP(nn.Module):
 def init_weights(model: MLP, scheme: str) -> None:
     """Re-initialise the linear layers; ``"default"`` keeps PyTorch's init.
 
-    ``xavier`` and ``kaiming`` draw uniform weights (gain for the hidden
-    activation) and set biases to zero.
+    ``xavier`` and ``kaiming`` draw uniform weights and set biases to zero.
+    Each layer's gain is that of the nonlinearity after it: the hidden
+    activation for hidden layers, 1 for the output layer (sigmoid or logits).
+    GELU has no gain in ``torch.nn.init``, so it uses ReLU's.
     """
     if scheme == "default":
         return
-    nonlinearity = _GAIN_NAMES[model.architecture.activation]
-    for linear in model.linears:
+    linears = model.linears
+    for index, linear in enumerate(linears):
+        is_output = index == len(linears) - 1
+        nonlinearity = "linear" if is_output else _GAINS[model.architecture.activation]
+        slope = LEAKY_RELU_SLOPE if nonlinearity == "leaky_relu" else 0.0
         if scheme == "xavier":
-            gain = nn.init.calculate_gain(nonlinearity)
+            gain = nn.init.calculate_gain(nonlinearity, slope)
             nn.init.xavier_uniform_(linear.weight, gain=gain)
         else:
-            nn.init.kaiming_uniform_(linear.weight, nonlinearity=nonlinearity)
+            nn.init.kaiming_uniform_(linear.weight, a=slope, nonlinearity=nonlinearity)
         nn.init.zeros_(linear.bias)
 
 

@@ -35,7 +35,7 @@ from xornet.checkpoint import (
     write_text,
 )
 from xornet.config import Recipe
-from xornet.diagnostics import rows_correct
+from xornet.diagnostics import Finding, diagnose, rows_correct
 from xornet.errors import CheckpointError, XornetError
 from xornet.model import MLP
 from xornet.tables import TruthTable
@@ -122,9 +122,13 @@ def predict(model: MLP, table: TruthTable) -> Prediction:
 
 
 def run_metadata(
-    table: TruthTable, recipe: Recipe, result: TrainResult, prediction: Prediction
+    table: TruthTable,
+    recipe: Recipe,
+    result: TrainResult,
+    prediction: Prediction,
+    findings: list[Finding] | None = None,
 ) -> dict[str, Any]:
-    """Return the contents of run.json."""
+    """Return the contents of run.json; ``findings`` explain an unsolved model."""
     return {
         "xornet_version": xornet.__version__,
         "torch_version": torch.__version__,
@@ -145,15 +149,25 @@ def run_metadata(
             {"final_loss": loss, "solved": solved}
             for loss, solved in zip(result.final_losses, result.solved, strict=True)
         ],
+        "findings": [finding.to_dict() for finding in findings or []],
     }
 
 
 def write_run(
-    path: str | Path, table: TruthTable, recipe: Recipe, result: TrainResult
+    path: str | Path,
+    table: TruthTable,
+    recipe: Recipe,
+    result: TrainResult,
+    findings: list[Finding] | None = None,
 ) -> tuple[Path, Prediction]:
-    """Write a complete run folder at ``path`` and return it with the predictions."""
+    """Write a complete run folder at ``path`` and return it with the predictions.
+
+    ``findings`` default to :func:`diagnose_result` of the kept model.
+    """
     path = Path(path)
     prediction = predict(result.model, table)
+    if findings is None:
+        findings = diagnose_result(table, recipe, result)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(
         tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
@@ -161,7 +175,8 @@ def write_run(
     try:
         save_model(result.model, staging / "model.safetensors")
         write_json(
-            staging / "run.json", run_metadata(table, recipe, result, prediction)
+            staging / "run.json",
+            run_metadata(table, recipe, result, prediction, findings),
         )
         write_text(
             staging / "history.csv", history_frame(result.history).to_csv(index=False)
@@ -206,6 +221,16 @@ def kept_snapshots(result: TrainResult) -> snapshots.Snapshots:
             k: v.detach().clone() for k, v in result.model.state_dict().items()
         }
     return kept
+
+
+def diagnose_result(
+    table: TruthTable, recipe: Recipe, result: TrainResult
+) -> list[Finding]:
+    """Return the findings on the kept model: empty when it solves the table."""
+    if result.epochs_run == 0:
+        return []
+    history = result.history[:, result.kept]
+    return diagnose(result.model, table, history, loss=recipe.loss)
 
 
 def history_frame(history: np.ndarray) -> pd.DataFrame:

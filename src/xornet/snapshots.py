@@ -41,11 +41,14 @@ def save_snapshots(
         for epoch in epochs
         for name, tensor in snapshots[epoch].items()
     }
-    metadata = {
+    # One metadata key: safetensors writes several keys in hash order, and the
+    # same seed must give byte-identical files.
+    details = {
         "format": FORMAT,
-        "architecture": json.dumps(architecture.to_dict()),
-        "epochs": json.dumps(epochs),
+        "architecture": architecture.to_dict(),
+        "epochs": epochs,
     }
+    metadata = {"xornet": json.dumps(details, sort_keys=True)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 
@@ -89,14 +92,18 @@ def load_snapshots(path: str | Path, architecture: Architecture) -> Snapshots:
 def _check_metadata(
     path: Path, metadata: dict[str, str], architecture: Architecture
 ) -> list[int]:
-    if metadata.get("format") != FORMAT:
+    try:
+        details = json.loads(metadata.get("xornet", "{}"))
+    except json.JSONDecodeError:
+        details = {}
+    if not isinstance(details, dict) or details.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not an xornet snapshot file (no {FORMAT} metadata)"
         )
     try:
-        stored = Architecture.from_dict(json.loads(metadata["architecture"]))
-        epochs = json.loads(metadata["epochs"])
-    except (KeyError, TypeError, json.JSONDecodeError, ConfigError) as exc:
+        stored = Architecture.from_dict(details["architecture"])
+        epochs = details["epochs"]
+    except (KeyError, TypeError, ConfigError) as exc:
         raise CheckpointError(f"{path}: invalid snapshot metadata: {exc}") from None
     if stored != architecture:
         raise CheckpointError(

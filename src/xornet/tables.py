@@ -8,6 +8,7 @@ shipped ``xor.csv``) or one column per output bit.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 _INPUT_RE = re.compile(r"^IN(\d+)$", re.IGNORECASE)
 _OUTPUT_RE = re.compile(r"^OUT(\d+)$", re.IGNORECASE)
 _BOOL_WORDS = {"true": "1", "false": "0"}
+_DECIMAL_COMMA_RE = re.compile(r"[+-]?\d*,\d+")
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,51 +147,41 @@ def load_table(
 ) -> TruthTable:
     """Load and validate a truth table from a CSV file.
 
-    The delimiter (comma, semicolon or tab) is detected, a UTF-8 byte-order
-    mark and spaces around cells are ignored, and ``TRUE``/``FALSE`` cells
-    read as 1/0. With a semicolon or tab delimiter a decimal comma is
-    accepted. ``inputs`` and ``outputs`` name the columns to use; by default
-    they are the ``IN<k>`` and ``OUT<k>`` columns in numeric order.
+    The delimiter (comma, semicolon or tab) is detected or taken from an
+    Excel ``sep=`` first line. The file is UTF-8, with or without a
+    byte-order mark, or UTF-16 with one. CRLF line endings, spaces around
+    cells, quotes, blank rows and cells of an unnamed trailing column are
+    ignored, and ``TRUE``/``FALSE`` cells read as 1/0. With a semicolon or
+    tab delimiter, or in a quoted cell, a decimal comma is accepted.
+    ``inputs`` and ``outputs`` name the columns to use; by default they are
+    the ``IN<k>`` and ``OUT<k>`` columns in numeric order.
 
     Raises:
         TableError: the file is missing, empty or not text, a column is
-            missing, a cell is not a number, a target is outside [0, 1], or
-            two rows list the same inputs with different targets.
+            missing or repeated, a cell is not a number, a target is outside
+            [0, 1], or two rows list the same inputs with different targets.
     """
     path = Path(path)
-    frame = _read_frame(path)
+    text = _read_text(path)
+    text, skipped, hinted = _strip_preamble(text)
+    delimiter = hinted or _detect_delimiter(text, path)
+    frame = _read_frame(text, delimiter, path)
+    _check_header(text, delimiter, path)
+
+    # Line numbers count from 1 at the file's first line, and the header is
+    # line 1 + skipped. Blank rows, which spreadsheets export as ",,,", go.
+    lines = np.arange(len(frame)) + 2 + skipped
+    filled = (frame != "").any(axis=1).to_numpy()
+    frame = frame[filled].reset_index(drop=True)
     return table_from_frame(
         frame,
         name=path.stem,
         source=str(path),
         inputs=inputs,
         outputs=outputs,
-        decimal_comma=frame.attrs["decimal_comma"],
+        decimal_comma=delimiter != ",",
+        lines=tuple(int(n) for n in lines[filled]),
     )
-
-
-def _read_frame(path: Path) -> pd.DataFrame:
-    """Read a CSV file's cells as strings, with stripped column names."""
-    text = _read_text(path)
-    delimiter = _detect_delimiter(text, path)
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            skipinitialspace=True,
-            skip_blank_lines=True,
-        )
-    except (pd.errors.ParserError, csv.Error) as exc:
-        detail = str(exc).strip().splitlines()[-1]
-        raise TableError(
-            f"{path}: cannot parse as CSV ({detail}); "
-            "check that every row has the same number of cells"
-        ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame.attrs["decimal_comma"] = delimiter != ","
-    return frame
 
 
 def load_inputs(path: str | Path, columns: list[str]) -> np.ndarray:
@@ -202,7 +194,12 @@ def load_inputs(path: str | Path, columns: list[str]) -> np.ndarray:
             not a number.
     """
     path = Path(path)
-    frame = _read_frame(path)
+    text, skipped, hinted = _strip_preamble(_read_text(path))
+    delimiter = hinted or _detect_delimiter(text, path)
+    frame = _read_frame(text, delimiter, path)
+    lines = np.arange(len(frame)) + 2 + skipped
+    filled = (frame != "").any(axis=1).to_numpy()
+    frame = frame[filled].reset_index(drop=True)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise TableError(
@@ -211,7 +208,56 @@ def load_inputs(path: str | Path, columns: list[str]) -> np.ndarray:
         )
     if frame.empty:
         raise TableError(f"{path}: the table has no rows")
-    return _parse_numbers(frame, columns, str(path), frame.attrs["decimal_comma"])
+    row_lines = tuple(int(n) for n in lines[filled])
+    return _parse_numbers(frame, columns, str(path), delimiter != ",", row_lines)
+
+
+def _strip_preamble(text: str) -> tuple[str, int, str | None]:
+    """Drop leading blank lines and Excel's ``sep=;`` line.
+
+    Returns the remaining text, the number of lines dropped and the
+    delimiter that a ``sep=`` line names (None without one).
+    """
+    body = text.lstrip("\r\n")
+    skipped = text[: len(text) - len(body)].count("\n")
+    first, _, rest = body.partition("\n")
+    match = re.fullmatch(r"sep=(.)", first.strip("\r"), re.IGNORECASE)
+    if match is None:
+        return body, skipped, None
+    return rest, skipped + 1, match.group(1)
+
+
+def _read_frame(text: str, delimiter: str, path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            skipinitialspace=True,
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, csv.Error) as exc:
+        detail = str(exc).strip().splitlines()[-1]
+        raise TableError(
+            f"{path}: cannot parse as CSV ({detail}); "
+            "check that every row has the same number of cells"
+        ) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.apply(lambda column: column.str.strip())
+
+
+def _check_header(text: str, delimiter: str, path: Path) -> None:
+    # pandas renames a repeated column "IN1" to "IN1.1", which would then be
+    # ignored, so repeats are found in the raw header.
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    names = [name.strip() for name in header if name.strip()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise TableError(
+            f"{path}: column {repeated[0]!r} appears more than once in the header; "
+            "rename or delete the copy"
+        )
 
 
 def load_builtin(name: str = "xor") -> TruthTable:
@@ -239,8 +285,13 @@ def table_from_frame(
     inputs: list[str] | None = None,
     outputs: list[str] | None = None,
     decimal_comma: bool = False,
+    lines: tuple[int, ...] | None = None,
 ) -> TruthTable:
-    """Build a validated table from a DataFrame of cells (strings or numbers)."""
+    """Build a validated table from a DataFrame of cells (strings or numbers).
+
+    ``lines`` gives each row's line number in the source file for error
+    messages; by default row i is line i + 2, below a one-line header.
+    """
     where = source or name
     if frame.empty:
         raise TableError(
@@ -256,8 +307,11 @@ def table_from_frame(
             f"{where}: column {sorted(overlap)[0]!r} is both an input and an output; "
             "name disjoint --inputs and --outputs"
         )
-    lines = tuple(range(2, len(frame) + 2))
-    values = _parse_numbers(frame, input_columns + output_columns, where, decimal_comma)
+    if lines is None:
+        lines = tuple(range(2, len(frame) + 2))
+    values = _parse_numbers(
+        frame, input_columns + output_columns, where, decimal_comma, lines
+    )
     table = TruthTable(
         name=name,
         input_columns=tuple(input_columns),
@@ -306,7 +360,10 @@ def _read_text(path: Path) -> str:
     if path.is_dir():
         raise TableError(f"{path}: is a folder, expected a CSV file")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
+        # Excel's "Unicode text" export is UTF-16 with a byte-order mark.
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = raw.decode("utf-16" if utf16 else "utf-8-sig")
     except UnicodeDecodeError:
         raise TableError(
             f"{path}: not UTF-8 text; save it as CSV (UTF-8) from your editor"
@@ -361,12 +418,16 @@ def _pick_columns(
 
 
 def _parse_numbers(
-    frame: pd.DataFrame, columns: list[str], where: str, decimal_comma: bool
+    frame: pd.DataFrame,
+    columns: list[str],
+    where: str,
+    decimal_comma: bool,
+    lines: tuple[int, ...],
 ) -> np.ndarray:
     values = np.empty((len(frame), len(columns)), dtype=np.float32)
     for j, column in enumerate(columns):
         for i, cell in enumerate(frame[column].tolist()):
-            values[i, j] = _parse_cell(cell, i + 2, column, where, decimal_comma)
+            values[i, j] = _parse_cell(cell, lines[i], column, where, decimal_comma)
     return values
 
 
@@ -375,7 +436,9 @@ def _parse_cell(
 ) -> float:
     text = str(cell).strip()
     text = _BOOL_WORDS.get(text.lower(), text)
-    if decimal_comma:
+    # A comma-delimited file can carry a decimal comma only in a quoted cell,
+    # such as "0,5", so a lone comma between digits is read as one there too.
+    if decimal_comma or _DECIMAL_COMMA_RE.fullmatch(text):
         text = text.replace(",", ".")
     if not text:
         raise TableError(

@@ -157,9 +157,8 @@ def train(
         if interrupted:
             break
     models = models[: len(histories)]
-    epochs_run = min(len(h) for h in histories)
-    history = np.array([h[:epochs_run] for h in histories], dtype=np.float64).T
-    history = history.reshape(epochs_run, len(models))
+    history = _stack_histories(histories, interrupted)
+    epochs_run = len(history)
     solved = [table_solved(m, table) for m in models]
     return TrainResult(
         models=models,
@@ -172,6 +171,24 @@ def train(
         solved_epochs=solved_epochs,
         snapshots={e: s for e, s in snapshots.items() if len(s) == len(models)},
     )
+
+
+def _stack_histories(histories: list[list[float]], interrupted: bool) -> np.ndarray:
+    """Stack per-model losses into shape (epochs, models).
+
+    With ``stop_when_solved`` models stop at different epochs. A stopped
+    model's weights no longer change, so its last loss is repeated up to the
+    longest run, which keeps every model's final loss in the last row. After
+    Ctrl-C every history is cut to the shortest instead.
+    """
+    shortest = min(len(h) for h in histories)
+    if interrupted or shortest == 0:
+        return np.array([h[:shortest] for h in histories], dtype=np.float64).T.reshape(
+            shortest, len(histories)
+        )
+    epochs = max(len(h) for h in histories)
+    padded = [h + [h[-1]] * (epochs - len(h)) for h in histories]
+    return np.array(padded, dtype=np.float64).T
 
 
 class _Snapshotter:

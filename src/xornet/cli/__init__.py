@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from xornet import __version__
-from xornet.cli import explain, plot, predict, train
+from xornet.cli import explain, gates, plot, predict, train
 from xornet.errors import XornetError
 
-COMMANDS = (train, predict, plot, explain)
+COMMANDS = (train, predict, plot, explain, gates)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -6,16 +6,15 @@ import argparse
 import dataclasses
 from typing import Any
 
-from xornet.config import PRESETS, Recipe, parse_hidden
+from xornet.config import PRESETS, Recipe, flag, load_recipe_file, parse_hidden
 from xornet.errors import ConfigError
 
 # Flags whose argparse type differs from the field's default value's type.
 _TYPES: dict[str, Any] = {"seed": int, "hidden_sizes": str}
-_FLAG_NAMES = {"hidden_sizes": "--hidden"}
 
 
 def recipe_flag(name: str) -> str:
-    return _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+    return flag(name)
 
 
 def add_recipe_arguments(
@@ -45,6 +44,13 @@ def add_recipe_arguments(
             kwargs["metavar"] = "{" + ",".join(f.metadata["choices"]) + "}"
         group.add_argument(recipe_flag(f.name), dest=f.name, **kwargs)
     group.add_argument(
+        "--config",
+        metavar="FILE",
+        help='TOML file of recipe keys (lr = 0.01, hidden = "8,8", ...), or a '
+        "run's run.json to repeat that run with its seed and table; flags "
+        "override the file",
+    )
+    group.add_argument(
         "--preset",
         choices=sorted(PRESETS),
         default="tutorial",
@@ -66,8 +72,11 @@ def recipe_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def recipe_from_args(args: argparse.Namespace, base: Recipe | None = None) -> Recipe:
-    """Build and validate the recipe: preset (or ``base``), then flags."""
+    """Build and validate the recipe: preset (or ``base``), config file, flags."""
     recipe = base if base is not None else PRESETS[args.preset]
+    config = getattr(args, "config", None)
+    if config is not None:
+        recipe = recipe.replace(**load_recipe_file(config).values)
     try:
         recipe = recipe.replace(**recipe_overrides(args))
     except TypeError as exc:

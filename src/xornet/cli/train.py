@@ -6,7 +6,7 @@ import argparse
 import logging
 import secrets
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xornet.cli.common import (
     add_table_arguments,
@@ -15,6 +15,9 @@ from xornet.cli.common import (
     table_from_args,
 )
 from xornet.cli.options import add_recipe_arguments, recipe_from_args
+
+if TYPE_CHECKING:
+    from xornet.diagnostics import Finding
 
 log = logging.getLogger("xornet")
 
@@ -46,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     recipe = recipe_from_args(args)
     table = table_from_args(args)
+    recipe.check_table(table.targets)
     if table.missing_rows:
         shown = "; ".join(",".join(map(str, r)) for r in table.missing_rows[:8])
         log.warning("%s leaves out input combinations: %s", table.name, shown)
@@ -65,9 +69,12 @@ def run(args: argparse.Namespace) -> int:
         log.error("interrupted before the first epoch finished; no run folder written")
         return 130
 
-    path, prediction = runs.write_run(out, table, recipe, result)
+    findings = runs.diagnose_result(table, recipe, result)
+    path, prediction = runs.write_run(out, table, recipe, result, findings)
     print_result(format_prediction(prediction))
     print_result(_verdict(prediction, result))
+    if findings:
+        print_result(format_findings(findings))
     if result.interrupted:
         log.warning(
             "interrupted at epoch %d; the run folder is marked so", result.epochs_run
@@ -95,6 +102,18 @@ def _verdict(prediction: Any, result: Any) -> str:
             "--hidden layer."
         )
     return "\n".join(lines)
+
+
+def format_findings(findings: list[Finding]) -> str:
+    """Return the findings as text: one paragraph each, with evidence and advice."""
+    paragraphs = ["Why:"]
+    for finding in findings:
+        paragraphs.append(
+            f"- {finding.message}\n"
+            f"  evidence: {finding.evidence}\n"
+            f"  try: {finding.suggestion}"
+        )
+    return "\n".join(paragraphs)
 
 
 class _progress_bar:
