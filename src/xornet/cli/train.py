@@ -42,9 +42,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xornet import runs, training
+    from xornet import engine, runs
 
     recipe = recipe_from_args(args)
+    engine.resolve_device(recipe.device)
     table = table_from_args(args)
     if table.missing_rows:
         shown = "; ".join(",".join(map(str, r)) for r in table.missing_rows[:8])
@@ -54,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     log.info("seed %d (pass --seed %d to repeat this run)", seed, seed)
 
     with _progress_bar(recipe, quiet=args.quiet) as progress:
-        result = training.train(table, recipe, seed, progress=progress)
+        result = engine.train(
+            table, recipe, seed, progress=progress, device=recipe.device
+        )
     if result.epochs_run == 0:
         log.error("interrupted before the first epoch finished; no run folder written")
         return 130
@@ -90,12 +93,15 @@ def _verdict(prediction: Any, result: Any) -> str:
 
 
 class _progress_bar:
-    """A tqdm bar over epochs on stderr, showing the latest loss."""
+    """A tqdm bar over epochs on stderr, showing the mean loss of the models.
+
+    The engine trains all restarts together, so the bar counts epochs once.
+    """
 
     def __init__(self, recipe: Any, quiet: bool) -> None:
         from tqdm import tqdm
 
-        total = recipe.epochs * recipe.restarts
+        total = recipe.epochs
         self.bar = tqdm(
             total=total, unit="epoch", leave=False, file=sys.stderr, disable=quiet,
             dynamic_ncols=True, mininterval=0.2,
