@@ -1,9 +1,9 @@
 """Hand-written training steps for networks with one hidden layer.
 
 Every array puts the model axis last, so one numpy or torch call works on all
-K models, and all parameters live in one (n_parameters, K) array, so the
-optimizer update is a handful of calls however many layers there are. The
-same functions run on numpy (module ``np``) and torch (module ``torch``):
+K models. All parameters live in one (n_parameters, K) array, so the
+optimizer update is a handful of calls for the whole network. The same
+functions run on numpy (module ``np``) and torch (module ``torch``):
 they use only operators and functions that both spell the same way.
 
 Parameter rows, for I inputs, H hidden units and O outputs:
@@ -76,7 +76,7 @@ def split(xp: ModuleType, params: Array, shape: Shape) -> tuple[Array, Array]:
 
 
 def sigmoid(xp: ModuleType, z: Array) -> Array:
-    # exp(-|z|) never overflows, unlike 1 / (1 + exp(-z)) for very negative z.
+    # exp(-|z|) is at most 1, while exp(-z) overflows for very negative z.
     e = xp.exp(-xp.abs(z))
     return xp.where(z >= 0, 1.0, e) / (1.0 + e)
 
@@ -203,10 +203,9 @@ def all_correct(
 
 
 class Optimizer:
-    """One fused update of a (n_parameters, K) array, torch's arithmetic.
+    """An optimizer that updates the whole (n_parameters, K) array per call.
 
-    Frozen models keep their parameters: their columns are written back
-    after each update.
+    It repeats the arithmetic of the torch optimizer that the recipe names.
     """
 
     def __init__(self, xp: ModuleType, params: Array, recipe: Recipe) -> None:

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from xornet.checkpoint import atomic_path  # noqa: E402
@@ -49,3 +50,28 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> None:
             fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
+
+
+def sweep_figure(summary: pd.DataFrame) -> Figure:
+    """Draw each configuration's solve rate as a bar with its 95 % interval.
+
+    ``summary`` is :func:`xornet.sweep.summarize`'s frame: ``config``,
+    ``solve_rate``, ``ci_low`` and ``ci_high``.
+    """
+    rates = summary["solve_rate"].to_numpy(dtype=float)
+    errors = np.stack(
+        [
+            rates - summary["ci_low"].to_numpy(dtype=float),
+            summary["ci_high"].to_numpy(dtype=float) - rates,
+        ]
+    )
+    positions = np.arange(len(summary))
+    width = max(4.0, 0.9 * len(summary) + 2.0)
+    fig, ax = plt.subplots(figsize=(width, 4.0), layout="constrained")
+    ax.bar(positions, rates, yerr=errors, capsize=4, color="#0072B2")
+    ax.set_xticks(positions, list(summary["config"]), rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("solve rate (95 % Wilson interval)")
+    ax.set_title("Sweep: share of runs that solve the table")
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig

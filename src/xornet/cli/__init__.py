@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from xornet import __version__
-from xornet.cli import predict, train
+from xornet.cli import predict, sweep, train
 from xornet.errors import XornetError
 
-COMMANDS = (train, predict)
+COMMANDS = (train, predict, sweep)
 
 
 class ArgumentParser(argparse.ArgumentParser):
