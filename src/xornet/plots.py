@@ -65,6 +65,8 @@ def sweep_figure(summary: pd.DataFrame) -> Figure:
             summary["ci_high"].to_numpy(dtype=float) - rates,
         ]
     )
+    # At a rate of 0 or 1 rounding can put the bound a hair past the rate.
+    errors = np.clip(errors, 0.0, None)
     positions = np.arange(len(summary))
     width = max(4.0, 0.9 * len(summary) + 2.0)
     fig, ax = plt.subplots(figsize=(width, 4.0), layout="constrained")

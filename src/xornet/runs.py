@@ -90,7 +90,7 @@ class Prediction:
     @property
     def wrong_rows(self) -> list[int]:
         """1-based numbers of the rows the model gets wrong."""
-        return [i + 1 for i in np.flatnonzero(~self.correct)]
+        return [int(i) + 1 for i in np.flatnonzero(~self.correct)]
 
     def to_frame(self) -> pd.DataFrame:
         frame = self.table.to_frame()
