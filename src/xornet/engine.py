@@ -228,14 +228,16 @@ def train_stacked(
     trainer = make_trainer(table, recipe, weights, resolve_device(device), backend)
     names = names or _state_names(architecture)
     loop = _EpochLoop(trainer, table, recipe, seed, names, keep_history)
-    # A diverging model overflows float32 before its loss turns NaN, which
-    # the loop reports as a TrainingError, so numpy's warnings add nothing.
+    # The numpy sigmoid overflows to its correct limit for very negative
+    # inputs, and a diverging model overflows before its loss turns NaN,
+    # which the loop reports. Numpy's warnings add nothing to either.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         loop.run(progress, set(snapshot_at or ()), track_solved, freeze_diverged)
+        solved = trainer.all_correct()
     return StackedResult(
         weights=trainer.weights(),
         final_losses=loop.last_losses,
-        solved=trainer.all_correct(),
+        solved=solved,
         solved_epochs=loop.solved_epochs,
         epochs_run=loop.epochs_run,
         history=np.array(loop.history).reshape(-1, loop.count)

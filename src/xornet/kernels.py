@@ -76,14 +76,16 @@ def split(xp: ModuleType, params: Array, shape: Shape) -> tuple[Array, Array]:
 
 
 def sigmoid(xp: ModuleType, z: Array) -> Array:
-    # exp(-|z|) is at most 1, while exp(-z) overflows for very negative z.
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1.0, e) / (1.0 + e)
+    if xp is np:
+        # exp(-z) overflows to inf for z below about -88, which gives the
+        # correct 0; the engine silences numpy's overflow warning.
+        return 1.0 / (1.0 + np.exp(-z))
+    return torch.sigmoid(z)
 
 
 def activate(xp: ModuleType, name: str, z: Array) -> Array:
     if name == "relu":
-        return xp.where(z > 0, z, 0.0)
+        return np.maximum(z, 0.0) if xp is np else torch.relu(z)
     if name == "leaky_relu":
         return xp.where(z > 0, z, z * LEAKY_SLOPE)
     if name == "tanh":
@@ -96,7 +98,7 @@ def backprop_activation(
 ) -> Array:
     """Return d loss / d z from d loss / d a, the pre-activation z and output a."""
     if name == "relu":
-        return xp.where(a > 0, grad, 0.0)
+        return grad * (a > 0)
     if name == "leaky_relu":
         return xp.where(z > 0, grad, grad * LEAKY_SLOPE)
     if name == "tanh":
