@@ -20,6 +20,7 @@ eps and alpha, step for step.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from types import ModuleType
@@ -30,6 +31,8 @@ import torch
 
 from xornet.config import Recipe
 from xornet.tables import TruthTable, is_onehot
+
+log = logging.getLogger(__name__)
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 
@@ -116,8 +119,15 @@ def forward(
     """
     w1, w2 = split(xp, params, shape)
     count = params.shape[-1]
-    flat = w1[: shape.inputs].reshape(shape.inputs, shape.hidden * count)
-    z1 = (inputs @ flat).reshape(-1, shape.hidden, count) + w1[shape.inputs]
+    if xp is np:
+        # One BLAS call: (batch, I) @ (I, H * K) -> (batch, H * K).
+        flat = w1[: shape.inputs].reshape(shape.inputs, shape.hidden * count)
+        z1 = (inputs @ flat).reshape(-1, shape.hidden, count) + w1[shape.inputs]
+    else:
+        # Elementwise, so torch.compile fuses it into the step's single loop:
+        # (batch, I, 1, 1) * (1, I, H, K) summed over I -> (batch, H, K).
+        products = inputs[:, :, None, None] * w1[None, : shape.inputs]
+        z1 = products.sum(axis=1) + w1[shape.inputs]
     a1 = activate(xp, activation, z1)
     # (batch, H, 1, K) * (1, H, O, K) summed over H -> (batch, O, K)
     z2 = (a1[:, :, None, :] * w2[None, : shape.hidden]).sum(axis=1) + w2[shape.hidden]
@@ -171,8 +181,12 @@ def gradients(
     # (batch, 1, O, K) * (1, H, O, K) summed over O -> (batch, H, K)
     da1 = (dz2[:, None, :, :] * w2[None, : shape.hidden]).sum(axis=2)
     dz1 = backprop_activation(xp, activation, da1, z1, a1)
-    # (I, batch) @ (batch, H * K) -> (I, H * K)
-    dw1 = inputs.T @ dz1.reshape(-1, shape.hidden * count)
+    if xp is np:
+        # (I, batch) @ (batch, H * K) -> (I, H * K)
+        dw1 = inputs.T @ dz1.reshape(-1, shape.hidden * count)
+    else:
+        # (batch, I, 1, 1) * (batch, 1, H, K) summed over the batch -> (I, H, K)
+        dw1 = (inputs[:, :, None, None] * dz1[:, None]).sum(axis=0)
     db1 = dz1.sum(axis=0)  # (H, K)
 
     parts = [
@@ -194,79 +208,146 @@ def all_correct(
     activation: str,
     onehot: bool,
 ) -> Array:
-    """Return which models get every row right, (K,) bool, as rows_correct judges."""
+    """Return which models get every row right, (K,) bool, as rows_correct judges.
+
+    For one-hot targets a row is right when argmax picks the target column.
+    argmax returns the first of equal maxima, so the target output must beat
+    every earlier column and tie or beat every later one. This comparison
+    replaces argmax over the short output axis, which torch 2.13 runs slowly
+    for many models.
+    """
     _, _, z2 = forward(xp, params, inputs, shape, activation)
     y = sigmoid(xp, z2)  # (rows, O, K)
     if onehot:
-        right = xp.argmax(y, axis=1) == xp.argmax(targets, axis=1)[:, None]
+        columns = xp.arange(targets.shape[1])
+        target_column = (targets * columns).sum(axis=1)  # (rows,)
+        earlier = columns[None, :] < target_column[:, None]  # (rows, O)
+        target_output = (y * targets[:, :, None]).sum(axis=1)[:, None, :]
+        beats = xp.where(earlier[:, :, None], y < target_output, y <= target_output)
+        right = beats.all(axis=1)
     else:
         right = ((y >= 0.5) == (targets >= 0.5)[:, :, None]).all(axis=1)
     return right.all(axis=0)
 
 
-class Optimizer:
-    """An optimizer that updates the whole (n_parameters, K) array per call.
+def compile_or_fall_back(function: Any, name: str) -> Any:
+    """Return ``function`` under torch.compile, or itself if compiling fails.
 
-    It repeats the arithmetic of the torch optimizer that the recipe names.
+    Compiling happens on the first call (about 25 s for the training step
+    on a loaded 2-core machine), so only long runs should ask for it.
     """
+    compiled = torch.compile(function, dynamic=False)
+    chosen: list[Any] = []
 
-    def __init__(self, xp: ModuleType, params: Array, recipe: Recipe) -> None:
-        self.xp, self.recipe = xp, recipe
-        self.steps = 0
-        self.first = xp.zeros_like(params)  # exp_avg / momentum buffer
-        self.second = xp.zeros_like(params)  # exp_avg_sq / square_avg
+    def call(*args: Any) -> Any:
+        if chosen:
+            return chosen[0](*args)
+        try:
+            result = compiled(*args)
+        except Exception as exc:  # any compiler failure: inductor, C++ toolchain
+            log.warning(
+                "torch.compile failed for the %s (%s); running eagerly", name, exc
+            )
+            chosen.append(function)
+            return function(*args)
+        chosen.append(compiled)
+        return result
 
-    def step(self, params: Array, grad: Array) -> None:
-        self.steps += 1
-        name = self.recipe.optimizer
-        if name in ("adam", "adamw"):
-            self._adam(params, grad, decoupled=name == "adamw")
-        elif name == "sgd":
-            self._sgd(params, grad)
-        else:
-            self._rmsprop(params, grad)
+    return call
 
-    def _adam(self, params: Array, grad: Array, decoupled: bool) -> None:
-        lr, decay = self.recipe.lr, self.recipe.weight_decay
+
+@dataclass(frozen=True)
+class StepSettings:
+    """The fixed choices of a training step: network, loss and optimizer."""
+
+    shape: Shape
+    activation: str
+    loss: str
+    optimizer: str
+    lr: float
+    weight_decay: float
+    momentum: float
+
+
+def step_coefficients(settings: StepSettings, step: int) -> tuple[float, float]:
+    """Return the values of step number ``step`` (from 1) that the update needs.
+
+    For Adam and AdamW they are the step size lr / (1 - beta1^step) and
+    sqrt(1 - beta2^step); the other optimizers need none.
+    """
+    if settings.optimizer in ("adam", "adamw"):
         beta1, beta2 = ADAM_BETAS
-        if decay and decoupled:
-            params *= 1.0 - lr * decay
-        elif decay:
-            grad = grad + params * decay
-        self.first += (grad - self.first) * (1.0 - beta1)
-        self.second *= beta2
-        self.second += (grad * grad) * (1.0 - beta2)
-        step_size = lr / (1.0 - beta1**self.steps)
-        root_correction = math.sqrt(1.0 - beta2**self.steps)
-        denom = self.xp.sqrt(self.second) / root_correction + ADAM_EPS
-        params -= (self.first / denom) * step_size
+        return settings.lr / (1.0 - beta1**step), math.sqrt(1.0 - beta2**step)
+    return 1.0, 1.0
 
-    def _sgd(self, params: Array, grad: Array) -> None:
-        recipe = self.recipe
-        if recipe.weight_decay:
-            grad = grad + params * recipe.weight_decay
-        if recipe.momentum:
-            if self.steps == 1:
-                self.first[...] = grad
-            else:
-                self.first *= recipe.momentum
-                self.first += grad
-            grad = self.first
-        params -= grad * recipe.lr
 
-    def _rmsprop(self, params: Array, grad: Array) -> None:
-        recipe = self.recipe
-        if recipe.weight_decay:
-            grad = grad + params * recipe.weight_decay
-        self.second *= RMSPROP_ALPHA
-        self.second += (grad * grad) * (1.0 - RMSPROP_ALPHA)
-        avg = self.xp.sqrt(self.second) + RMSPROP_EPS
-        if recipe.momentum:
-            self.first *= recipe.momentum
-            self.first += grad / avg
-            params -= self.first * recipe.lr
+def update(
+    xp: ModuleType,
+    settings: StepSettings,
+    params: Array,
+    grad: Array,
+    first: Array,
+    second: Array,
+    coefficients: Any,
+) -> None:
+    """Apply one optimizer step to ``params`` in place, with torch's arithmetic.
+
+    ``first`` is Adam's exp_avg or the momentum buffer and ``second`` is
+    exp_avg_sq or RMSprop's square_avg; both start as zeros. A momentum
+    buffer that starts at zero makes SGD's first step ``buf = grad`` exact.
+    """
+    lr, decay, momentum = settings.lr, settings.weight_decay, settings.momentum
+    if settings.optimizer == "adamw":
+        params *= 1.0 - lr * decay
+    elif decay:
+        grad = grad + params * decay
+    if settings.optimizer in ("adam", "adamw"):
+        beta1, beta2 = ADAM_BETAS
+        first += (grad - first) * (1.0 - beta1)
+        second *= beta2
+        second += (grad * grad) * (1.0 - beta2)
+        denom = xp.sqrt(second) / coefficients[1] + ADAM_EPS
+        params -= (first / denom) * coefficients[0]
+    elif settings.optimizer == "sgd":
+        if momentum:
+            first *= momentum
+            first += grad
+            grad = first
+        params -= grad * lr
+    else:
+        second *= RMSPROP_ALPHA
+        second += (grad * grad) * (1.0 - RMSPROP_ALPHA)
+        avg = xp.sqrt(second) + RMSPROP_EPS
+        if momentum:
+            first *= momentum
+            first += grad / avg
+            params -= first * lr
         else:
-            params -= (grad / avg) * recipe.lr
+            params -= (grad / avg) * lr
+
+
+def train_step(
+    xp: ModuleType,
+    settings: StepSettings,
+    params: Array,
+    first: Array,
+    second: Array,
+    inputs: Array,
+    targets: Array,
+    coefficients: Any,
+) -> Array:
+    """Take one optimizer step on a batch in place; return each model's loss (K,)."""
+    losses, grad = gradients(
+        xp,
+        params,
+        inputs,
+        targets,
+        settings.shape,
+        settings.activation,
+        settings.loss,
+    )
+    update(xp, settings, params, grad, first, second, coefficients)
+    return losses
 
 
 @dataclass
@@ -286,6 +367,7 @@ class HiddenLayerTrainer:
         weights: list[torch.Tensor],
         backend: str,
         device: str,
+        compile_step: bool = False,
     ) -> None:
         self.xp: ModuleType = np if backend == "numpy" else torch
         self.device = device
@@ -295,12 +377,30 @@ class HiddenLayerTrainer:
         self.onehot = is_onehot(table.targets)
         self.shape = Shape(table.n_inputs, recipe.hidden_sizes[0], table.n_outputs)
         self.params = self._array(pack(weights))
+        self.first = self.xp.zeros_like(self.params)
+        self.second = self.xp.zeros_like(self.params)
+        self.steps = 0
+        self.settings = StepSettings(
+            self.shape,
+            recipe.activation,
+            recipe.loss,
+            recipe.optimizer,
+            recipe.lr,
+            recipe.weight_decay,
+            recipe.momentum,
+        )
         self.inputs = self._array(table.inputs)
         self.targets = self._array(table.targets)
-        self.optimizer = Optimizer(self.xp, self.params, recipe)
         self.frozen_index: Array | None = None
         self.frozen_values: Array | None = None
         self.frozen = np.zeros(self.params.shape[-1], dtype=bool)
+        self._train_step = self._eager_step
+        self._all_correct = self._eager_all_correct
+        if compile_step:
+            self._train_step = compile_or_fall_back(self._eager_step, "training step")
+            self._all_correct = compile_or_fall_back(
+                self._eager_all_correct, "solved check"
+            )
 
     def _array(self, values: np.ndarray) -> Array:
         values = np.ascontiguousarray(values, dtype=np.float32)
@@ -314,31 +414,40 @@ class HiddenLayerTrainer:
         index = torch.as_tensor(rows, device=self.device)
         return Batch(self.inputs[index], self.targets[index], len(rows))
 
+    def _eager_step(self, *arrays: Array) -> Array:
+        return train_step(self.xp, self.settings, *arrays)
+
     def step(self, batch: Batch) -> Array:
-        losses, grad = gradients(
-            self.xp,
+        self.steps += 1
+        coefficients: Any = step_coefficients(self.settings, self.steps)
+        if self.xp is torch:
+            # A tensor, so a compiled step does not recompile for each value.
+            coefficients = torch.tensor(coefficients, device=self.device)
+        losses = self._train_step(
             self.params,
+            self.first,
+            self.second,
             batch.inputs,
             batch.targets,
-            self.shape,
-            self.activation,
-            self.loss,
+            coefficients,
         )
-        self.optimizer.step(self.params, grad)
         if self.frozen_index is not None:
             self.params[:, self.frozen_index] = self.frozen_values
         return losses
 
-    def all_correct(self) -> np.ndarray:
-        correct = all_correct(
+    def _eager_all_correct(self, params: Array) -> Array:
+        return all_correct(
             self.xp,
-            self.params,
+            params,
             self.inputs,
             self.targets,
             self.shape,
             self.activation,
             self.onehot,
         )
+
+    def all_correct(self) -> np.ndarray:
+        correct = self._all_correct(self.params)
         if self.xp is np:
             return np.asarray(correct, dtype=bool)
         return correct.cpu().numpy()
