@@ -343,3 +343,33 @@ def test_stack_models_shapes() -> None:
     models = [MLP(Recipe().architecture(2, 2)) for _ in range(4)]
     shapes = [tuple(w.shape) for w in engine.stack_models(models)]
     assert shapes == [(4, 3, 2), (4, 3), (4, 2, 3), (4, 2)]
+
+
+def test_failed_compile_falls_back_to_eager(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_compile(function: object, **options: object) -> object:
+        def fail(*args: object) -> object:
+            raise RuntimeError("no C++ compiler")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    recipe = Recipe(restarts=3, epochs=EPOCHS, lr=0.05, batch_size=4)
+    table = xor()
+    models = training.build_models(table, recipe, 3)
+    epochs = list(range(EPOCHS + 1))
+    reference = training.train(
+        table, recipe, 3, models=copy.deepcopy(models), snapshot_at=epochs
+    )
+    batched = engine.train_stacked(
+        table,
+        recipe,
+        engine.stack_models(models),
+        seed=3,
+        backend="torch",
+        compile_step=True,
+        snapshot_at=epochs,
+    )
+    assert_same_every_epoch(reference, batched)
+    assert "torch.compile failed for the training step" in caplog.text
