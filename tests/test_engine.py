@@ -203,7 +203,7 @@ def test_kernel_gradients_match_autograd(activation: str, loss: str) -> None:
     generator = torch.Generator().manual_seed(2)
     inputs = torch.randn(6, shape.inputs, generator=generator).double()
     targets = (torch.rand(6, shape.outputs, generator=generator) > 0.5).double()
-    losses, grad = kernels.gradients(
+    losses, grad, _ = kernels.gradients(
         np, params.numpy(), inputs.numpy(), targets.numpy(), shape, activation, loss
     )
 
@@ -373,3 +373,20 @@ def test_failed_compile_falls_back_to_eager(
     )
     assert_same_every_epoch(reference, batched)
     assert "torch.compile failed for the training step" in caplog.text
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_solved_epochs_checked_in_step(backend: str) -> None:
+    # Full batches let the step judge the previous epoch's weights; the
+    # stacked backend judges every epoch with a separate forward pass.
+    recipe = Recipe(restarts=12, epochs=80, lr=0.1, batch_size=4)
+    table = xor()
+    weights = engine.stack_models(training.build_models(table, recipe, 5))
+    expected = engine.train_stacked(
+        table, recipe, weights, seed=5, backend="stacked", track_solved=True
+    )
+    actual = engine.train_stacked(
+        table, recipe, weights, seed=5, backend=backend, track_solved=True
+    )
+    assert (expected.solved_epochs > 0).any()
+    assert actual.solved_epochs.tolist() == expected.solved_epochs.tolist()

@@ -95,3 +95,4 @@ def test_sweep_cuda_request_without_gpu_fails(
     status = main(["sweep", "--out", str(tmp_path / "s"), "--device", "cuda", "-q"])
     assert status == 2
     assert "--device cuda requested" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

@@ -50,17 +50,20 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "stacked", "numpy", "torch")
 
-# Above this many models the hidden-layer backend runs on torch: its
-# multithreaded kernels then beat numpy's lower per-call overhead.
+# Above this many models the hidden-layer backend runs on torch, whose larger
+# per-call overhead then matters less than its faster kernels and compiling.
+# NOTE: a rough crossover: at 10^5 models torch eager measured 4 times
+# numpy's speed and at 8 models numpy was several times faster, but the
+# points in between were not measured.
 NUMPY_MAX_MODELS = 2048
 
 # Models trained at once by train(); more run in chunks so memory stays bounded.
 CHUNK_MODELS = 65_536
 
 # Work, in model-steps, above which the torch backend compiles its step. The
-# compile takes about 25 s and then runs about 8 times faster than eager
-# (benchmarks/bench_sweep.py on a 2-core AMD EPYC), so it pays off from
-# roughly 10^8 model-steps.
+# compile took 20-25 s (5 s with inductor's on-disk cache) and the compiled
+# step ran about 6 times faster than eager in one thread, on a shared 2-core
+# AMD EPYC, so compiling pays off from roughly 10^8 model-steps.
 COMPILE_MIN_MODEL_STEPS = 10**8
 
 _STACKED_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -91,7 +94,7 @@ def resolve_device(name: str) -> str:
 
 
 class Trainer(Protocol):
-    """What the epoch loop needs from a backend; K is the number of models."""
+    """The interface between the epoch loop and a backend; K is the number of models."""
 
     def prepare(self, rows: np.ndarray) -> object:
         """Return a batch of the given table rows in the backend's format."""
@@ -234,8 +237,19 @@ def train_stacked(
             is False.
     """
     architecture = recipe.architecture(table.n_inputs, table.n_outputs)
+    # With one full batch per epoch, the step's own forward pass sees the
+    # weights of the previous epoch's end, so it can judge them for free.
+    check_in_step = (
+        track_solved and not recipe.stop_when_solved and recipe.batch_size >= len(table)
+    )
     trainer = make_trainer(
-        table, recipe, weights, resolve_device(device), backend, compile_step
+        table,
+        recipe,
+        weights,
+        resolve_device(device),
+        backend,
+        compile_step,
+        check_in_step,
     )
     names = names or _state_names(architecture)
     loop = _EpochLoop(trainer, table, recipe, seed, names, keep_history)
@@ -266,6 +280,7 @@ def make_trainer(
     device: str,
     backend: str = "auto",
     compile_step: bool | None = None,
+    check_in_step: bool = False,
 ) -> Trainer:
     """Return the backend for a recipe: see the module docstring for the choice."""
     if backend not in BACKENDS:
@@ -290,7 +305,13 @@ def make_trainer(
         steps = recipe.epochs * math.ceil(len(table) / recipe.batch_size)
         compile_step = backend == "torch" and count * steps >= COMPILE_MIN_MODEL_STEPS
     return kernels.HiddenLayerTrainer(
-        table, recipe, weights, backend, device, compile_step=compile_step
+        table,
+        recipe,
+        weights,
+        backend,
+        device,
+        compile_step=compile_step,
+        check_in_step=check_in_step,
     )
 
 
@@ -343,6 +364,8 @@ class _EpochLoop:
                     self._track_solved(epoch)
                 if recipe.stop_when_solved and self._stop_solved(epoch):
                     break
+            if check_solved and self.epochs_run:
+                self._track_solved(self.epochs_run, final=True)
         except KeyboardInterrupt:
             log.warning("interrupted at epoch %d", self.epochs_run + 1)
             self.interrupted = True
@@ -385,8 +408,22 @@ class _EpochLoop:
         self.stopped |= bad
         self.trainer.freeze(bad)
 
-    def _track_solved(self, epoch: int) -> None:
-        correct = self.trainer.all_correct()
+    def _track_solved(self, epoch: int, final: bool = False) -> None:
+        """Record the models that first get every row right after ``epoch``.
+
+        A trainer that judges the weights in its step reports, after epoch e,
+        on the weights of epoch e - 1, so the last epoch needs a call with
+        ``final`` set. Other trainers are asked directly and skip that call.
+        """
+        in_step = getattr(self.trainer, "correct_before_step", None)
+        if in_step is not None and not final:
+            epoch, correct = epoch - 1, in_step
+        elif in_step is None and final:
+            return
+        else:
+            correct = self.trainer.all_correct()
+        if epoch < 1:
+            return
         new = correct & (self.solved_epochs < 0) & ~self.stopped
         self.solved_epochs[new] = epoch
 

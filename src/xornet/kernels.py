@@ -169,7 +169,11 @@ def gradients(
     activation: str,
     loss: str,
 ) -> tuple[Array, Array]:
-    """Return each model's mean batch loss (K,) and the gradient, like ``params``."""
+    """Return each model's mean batch loss (K,), the gradient and z2.
+
+    The gradient is shaped like ``params``; z2 is the output pre-activation
+    (batch, O, K) of the weights before the step.
+    """
     w1, w2 = split(xp, params, shape)
     count = params.shape[-1]
     z1, a1, z2 = forward(xp, params, inputs, shape, activation)
@@ -196,7 +200,7 @@ def gradients(
         db2,
     ]
     grad = xp.concatenate(parts, axis=0) if xp is np else torch.cat(parts, dim=0)
-    return losses, grad
+    return losses, grad, z2
 
 
 def all_correct(
@@ -208,7 +212,13 @@ def all_correct(
     activation: str,
     onehot: bool,
 ) -> Array:
-    """Return which models get every row right, (K,) bool, as rows_correct judges.
+    """Return which models get every row right, (K,) bool, as rows_correct judges."""
+    _, _, z2 = forward(xp, params, inputs, shape, activation)
+    return every_row_right(xp, z2, targets, onehot)
+
+
+def every_row_right(xp: ModuleType, z2: Array, targets: Array, onehot: bool) -> Array:
+    """Return which models get every row right from z2 (rows, O, K), (K,) bool.
 
     For one-hot targets a row is right when argmax picks the target column.
     argmax returns the first of equal maxima, so the target output must beat
@@ -216,7 +226,6 @@ def all_correct(
     replaces argmax over the short output axis, which torch 2.13 runs slowly
     for many models.
     """
-    _, _, z2 = forward(xp, params, inputs, shape, activation)
     y = sigmoid(xp, z2)  # (rows, O, K)
     if onehot:
         columns = xp.arange(targets.shape[1])
@@ -267,6 +276,9 @@ class StepSettings:
     lr: float
     weight_decay: float
     momentum: float
+    # "onehot" or "bits" to judge the rows of the batch before the step, as
+    # all_correct does; None to skip.
+    check: str | None = None
 
 
 def step_coefficients(settings: StepSettings, step: int) -> tuple[float, float]:
@@ -335,9 +347,13 @@ def train_step(
     inputs: Array,
     targets: Array,
     coefficients: Any,
-) -> Array:
-    """Take one optimizer step on a batch in place; return each model's loss (K,)."""
-    losses, grad = gradients(
+) -> tuple[Array, Array | None]:
+    """Take one optimizer step on a batch in place.
+
+    Returns each model's loss (K,) and, when ``settings.check`` is set,
+    which models got every batch row right before the step (K,), else None.
+    """
+    losses, grad, z2 = gradients(
         xp,
         params,
         inputs,
@@ -346,8 +362,11 @@ def train_step(
         settings.activation,
         settings.loss,
     )
+    correct = None
+    if settings.check is not None:
+        correct = every_row_right(xp, z2, targets, settings.check == "onehot")
     update(xp, settings, params, grad, first, second, coefficients)
-    return losses
+    return losses, correct
 
 
 @dataclass
@@ -368,6 +387,7 @@ class HiddenLayerTrainer:
         backend: str,
         device: str,
         compile_step: bool = False,
+        check_in_step: bool = False,
     ) -> None:
         self.xp: ModuleType = np if backend == "numpy" else torch
         self.device = device
@@ -388,7 +408,11 @@ class HiddenLayerTrainer:
             recipe.lr,
             recipe.weight_decay,
             recipe.momentum,
+            check=("onehot" if self.onehot else "bits") if check_in_step else None,
         )
+        # Which models got every row right before the latest step, when the
+        # step checks its batch: the engine passes only full batches then.
+        self.correct_before_step: np.ndarray | None = None
         self.inputs = self._array(table.inputs)
         self.targets = self._array(table.targets)
         self.frozen_index: Array | None = None
@@ -423,7 +447,7 @@ class HiddenLayerTrainer:
         if self.xp is torch:
             # A tensor, so a compiled step does not recompile for each value.
             coefficients = torch.tensor(coefficients, device=self.device)
-        losses = self._train_step(
+        losses, correct = self._train_step(
             self.params,
             self.first,
             self.second,
@@ -431,6 +455,10 @@ class HiddenLayerTrainer:
             batch.targets,
             coefficients,
         )
+        if correct is not None:
+            self.correct_before_step = (
+                np.asarray(correct) if self.xp is np else correct.cpu().numpy()
+            )
         if self.frozen_index is not None:
             self.params[:, self.frozen_index] = self.frozen_values
         return losses

@@ -75,7 +75,7 @@ def add_grid_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xornet import runs
+    from xornet import engine, runs
     from xornet import sweep as sweeps
     from xornet.errors import ConfigError
 
@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.resume or args.out or runs.default_run_dir(table.name, "sweeps"))
     settings = _settings(args, table, sweeps)
     sweeps.validate_settings(settings)
+    engine.resolve_device(settings.recipe.device)
     sweeps.prepare_folder(path, table, settings, resume=bool(args.resume))
     print(f"sweep folder {path}", file=sys.stderr)
 
