@@ -15,8 +15,9 @@ Two interchangeable backends do the arithmetic:
 * the hidden-layer backend (:mod:`xornet.kernels`) covers networks with one
   hidden layer and any activation except gelu. It puts the model axis last,
   computes gradients by hand and applies one fused optimizer update to a
-  single parameter array. It runs on numpy for a few models, where numpy's
-  per-call overhead of about 1 us beats torch's, and on torch for many.
+  single parameter array. It runs on numpy, whose per-call overhead of
+  about 1 us beats torch's, except on a GPU and in long runs, where torch
+  fuses the whole step into one compiled loop.
 """
 
 from __future__ import annotations
@@ -49,13 +50,6 @@ from xornet.training import (
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "stacked", "numpy", "torch")
-
-# Above this many models the hidden-layer backend runs on torch, whose larger
-# per-call overhead then matters less than its faster kernels and compiling.
-# NOTE: a rough crossover: at 10^5 models torch eager measured 4 times
-# numpy's speed and at 8 models numpy was several times faster, but the
-# points in between were not measured.
-NUMPY_MAX_MODELS = 2048
 
 # Models trained at once by train(); more run in chunks so memory stays bounded.
 CHUNK_MODELS = 65_536
@@ -289,21 +283,24 @@ def make_trainer(
     if backend in ("numpy", "torch") and not fits:
         raise ValueError(f"the hidden-layer backend cannot train {recipe!r}")
     count = len(weights[0])
+    steps = recipe.epochs * math.ceil(len(table) / recipe.batch_size)
+    long_run = count * steps >= COMPILE_MIN_MODEL_STEPS
     if backend == "auto":
+        # Eager numpy beat eager torch at every model count measured (8 to
+        # 10^5 models, one thread), so torch runs only on a GPU or compiled.
         if not fits:
             backend = "stacked"
-        elif device == "cpu" and count <= NUMPY_MAX_MODELS:
-            backend = "numpy"
-        else:
+        elif device != "cpu" or long_run:
             backend = "torch"
+        else:
+            backend = "numpy"
     if backend == "numpy" and device != "cpu":
         raise ValueError("the numpy backend runs on the CPU only")
     log.debug("training %d models with the %s backend on %s", count, backend, device)
     if backend == "stacked":
         return StackedTrainer(table, recipe, weights, device)
     if compile_step is None:
-        steps = recipe.epochs * math.ceil(len(table) / recipe.batch_size)
-        compile_step = backend == "torch" and count * steps >= COMPILE_MIN_MODEL_STEPS
+        compile_step = backend == "torch" and long_run
     return kernels.HiddenLayerTrainer(
         table,
         recipe,
