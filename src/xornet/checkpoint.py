@@ -63,6 +63,21 @@ def save_model(model: MLP, path: str | Path) -> None:
     }
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=metadata)
+        _sort_header(tmp)
+
+
+def _sort_header(path: Path) -> None:
+    """Rewrite a safetensors header with sorted keys, so equal weights give equal bytes.
+
+    safetensors 0.8.0 writes the metadata from a Rust HashMap, whose order
+    changed from call to call in one process. Sorting keeps the header's length, and the
+    format allows any key order and space padding.
+    """
+    data = path.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    path.write_bytes(data[:8] + text.ljust(length) + data[8 + length :])
 
 
 def load_model(path: str | Path) -> MLP:
