@@ -70,8 +70,8 @@ def _sort_header(path: Path) -> None:
     """Rewrite a safetensors header with sorted keys, so equal weights give equal bytes.
 
     safetensors 0.8.0 writes the metadata from a Rust HashMap, whose order
-    changed from call to call in one process. Sorting keeps the header's length, and the
-    format allows any key order and space padding.
+    changed from call to call in one process. Sorting keeps the header's
+    length, and the format allows any key order and space padding.
     """
     data = path.read_bytes()
     length = int.from_bytes(data[:8], "little")
