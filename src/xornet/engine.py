@@ -26,12 +26,12 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, TensorDataset
 
 from xornet import kernels
 from xornet.config import Architecture, Recipe
@@ -90,10 +90,10 @@ def resolve_device(name: str) -> str:
 class Trainer(Protocol):
     """The interface between the epoch loop and a backend; K is the number of models."""
 
-    def prepare(self, rows: np.ndarray) -> object:
+    def prepare(self, rows: np.ndarray) -> Any:
         """Return a batch of the given table rows in the backend's format."""
 
-    def step(self, batch: object) -> object:
+    def step(self, batch: Any) -> Any:
         """Take one optimizer step; return each model's mean batch loss, (K,)."""
 
     def all_correct(self) -> np.ndarray:
@@ -381,10 +381,10 @@ class _EpochLoop:
             return
         loader = _index_loader(len(self.table), self.recipe, self.seed)
         for epoch in range(1, epochs + 1):
-            yield epoch, [trainer.prepare(rows.numpy()) for rows in loader]
+            yield epoch, [trainer.prepare(rows.numpy()) for (rows,) in loader]
 
     def _train_epoch(self, batches: list[object]) -> np.ndarray:
-        total: object = 0.0
+        total: Any = 0.0
         for batch in batches:
             total = total + self.trainer.step(batch) * _batch_length(batch)
         return _to_numpy(total) / len(self.table)
@@ -447,8 +447,9 @@ def _index_loader(rows: int, recipe: Recipe, seed: int) -> DataLoader:
     DataLoader with the same generator is what reproduces the order exactly.
     """
     generator = torch.Generator().manual_seed(seed)
+    indices = TensorDataset(torch.arange(rows))
     return DataLoader(
-        range(rows), batch_size=recipe.batch_size, shuffle=True, generator=generator
+        indices, batch_size=recipe.batch_size, shuffle=True, generator=generator
     )
 
 

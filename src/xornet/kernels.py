@@ -168,7 +168,7 @@ def gradients(
     shape: Shape,
     activation: str,
     loss: str,
-) -> tuple[Array, Array]:
+) -> tuple[Array, Array, Array]:
     """Return each model's mean batch loss (K,), the gradient and z2.
 
     The gradient is shaped like ``params``; z2 is the output pre-activation
@@ -482,7 +482,7 @@ class HiddenLayerTrainer:
 
     def freeze(self, models: np.ndarray) -> None:
         self.frozen |= models
-        index = np.flatnonzero(self.frozen)
+        index: Array = np.flatnonzero(self.frozen)
         if self.xp is not np:
             index = torch.as_tensor(index, device=self.device)
         self.frozen_index = index
