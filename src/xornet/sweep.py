@@ -286,6 +286,7 @@ def seed_chunks(
 
     With shuffling each seed has its own batch order, while the engine
     gives all its models one order, so every seed then trains alone.
+    NOTE: shuffled sweeps are therefore many times slower per model.
     """
     per_chunk = 1 if recipe.shuffle else max(1, max_models // recipe.restarts)
     for start in range(0, len(seeds), per_chunk):
