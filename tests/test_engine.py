@@ -285,7 +285,8 @@ def test_train_chunks_match_one_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
     whole = engine.train(xor(), recipe, 4)
     monkeypatch.setattr(engine, "CHUNK_MODELS", 2)
     chunked = engine.train(xor(), recipe, 4)
-    np.testing.assert_array_equal(chunked.history, whole.history)
+    # Batched matmuls may round differently for another number of models.
+    np.testing.assert_allclose(chunked.history, whole.history, atol=1e-6)
     assert chunked.solved == whole.solved
 
 
