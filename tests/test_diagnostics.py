@@ -178,7 +178,7 @@ def test_stalled_loss_absent_when_loss_fell() -> None:
 
 
 def test_solved_network_has_no_findings() -> None:
-    recipe = Recipe(hidden_sizes=(8,), lr=0.05, batch_size=4, epochs=300)
+    recipe = Recipe(hidden_sizes=(8,), lr=0.05, batch_size=4, epochs=300, restarts=1)
     result = train(XOR, recipe, seed=0)
     assert result.solved == [True]
     assert diagnose(result.model, XOR, result.history[:, 0]) == []

@@ -229,7 +229,7 @@ def test_init_bounds_follow_fans_and_gain(init: str, activation: str) -> None:
 
 
 def test_stop_when_solved_stops_after_patience() -> None:
-    recipe = Recipe(hidden_sizes=(8,), lr=0.05, batch_size=4, epochs=500)
+    recipe = Recipe(hidden_sizes=(8,), lr=0.05, batch_size=4, epochs=500, restarts=1)
     stopped = train(XOR, recipe.replace(stop_when_solved=True, patience=7), seed=1)
     solved_epoch = stopped.solved_epochs[0]
     assert solved_epoch is not None
@@ -251,7 +251,7 @@ def test_stop_when_solved_stops_after_patience() -> None:
 
 def test_stop_when_solved_epoch_cap_applies() -> None:
     # An lr this small cannot solve XOR in 30 epochs.
-    recipe = Recipe(lr=1e-6, batch_size=4, epochs=30, stop_when_solved=True)
+    recipe = Recipe(lr=1e-6, batch_size=4, epochs=30, stop_when_solved=True, restarts=1)
     result = train(XOR, recipe, seed=0)
     assert result.epochs_run == 30
     assert result.solved_epochs == [None]

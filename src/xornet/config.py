@@ -102,7 +102,9 @@ class Recipe:
 
     The defaults are the tutorial recipe: a 3-unit ReLU hidden layer, MSE
     loss, Adam with lr 0.001 and coupled L2 weight decay 0.0001, 10 000
-    epochs of batch size 1 without shuffling.
+    epochs of batch size 1 without shuffling. One difference: 8 models train
+    from different initialisations and the best is kept, because about a
+    quarter of single tutorial runs end unsolved.
     """
 
     hidden_sizes: tuple[int, ...] = _option(
@@ -141,7 +143,7 @@ class Recipe:
         0, "epochs to keep training after the table is first solved"
     )
     restarts: int = _option(
-        1, "models trained from different initialisations; the best is kept"
+        8, "models trained from different initialisations; the best is kept"
     )
     seed: int | None = _option(None, "random seed (default: drawn and recorded)")
     device: str = _option("cpu", "device to train on", choices=DEVICES)

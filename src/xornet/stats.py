@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 
+# The 97.5 % quantile of the standard normal distribution.
+Z_95 = 1.959963984540054
 
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
     """Return the Wilson score interval (low, high) for a success proportion.
 
     Unlike the normal approximation it stays inside [0, 1] and is not empty
     at 0 or n successes, which matters for the small counts of a sweep.
-    ``z = 1.96`` gives a 95 % interval.
+    The default ``z`` gives a 95 % interval.
 
     Raises:
         ValueError: ``n`` is not positive or ``successes`` is outside [0, n].

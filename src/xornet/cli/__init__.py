@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from xornet import __version__
-from xornet.cli import explain, gates, plot, predict, train
+from xornet.cli import explain, gates, plot, predict, sweep, train
 from xornet.errors import XornetError
 
-COMMANDS = (train, predict, plot, explain, gates)
+COMMANDS = (train, predict, sweep, plot, explain, gates)
 
 
 class ArgumentParser(argparse.ArgumentParser):

@@ -45,9 +45,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xornet import runs, training
+    from xornet import engine, runs, training
 
     recipe = recipe_from_args(args)
+    engine.resolve_device(recipe.device)
     table = table_from_args(args)
     recipe.check_table(table.targets)
     if table.missing_rows:
@@ -58,12 +59,13 @@ def run(args: argparse.Namespace) -> int:
     log.info("seed %d (pass --seed %d to repeat this run)", seed, seed)
 
     with _progress_bar(recipe, quiet=args.quiet) as progress:
-        result = training.train(
+        result = engine.train(
             table,
             recipe,
             seed,
             progress=progress,
             snapshot_at=training.snapshot_epochs(recipe.epochs),
+            device=recipe.device,
         )
     if result.epochs_run == 0:
         log.error("interrupted before the first epoch finished; no run folder written")
@@ -117,12 +119,15 @@ def format_findings(findings: list[Finding]) -> str:
 
 
 class _progress_bar:
-    """A tqdm bar over epochs on stderr, showing the latest loss."""
+    """A tqdm bar over epochs on stderr, showing the mean loss of the models.
+
+    The engine trains all restarts together, so the bar counts epochs once.
+    """
 
     def __init__(self, recipe: Any, quiet: bool) -> None:
         from tqdm import tqdm
 
-        total = recipe.epochs * recipe.restarts
+        total = recipe.epochs
         self.bar = tqdm(
             total=total,
             unit="epoch",

@@ -105,6 +105,8 @@ def _draw_rates(ax: Axes, summary: pd.DataFrame) -> None:
     y = np.arange(len(summary))
     rate = summary["rate"].to_numpy()
     errors = np.vstack([rate - summary["low"], summary["high"] - rate])
+    # At a rate of 0 or 1 rounding can put a bound a hair past the rate.
+    errors = np.clip(errors, 0.0, None)
     ax.errorbar(
         rate,
         y,
