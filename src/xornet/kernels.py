@@ -3,8 +3,9 @@
 Every array puts the model axis last, so one numpy or torch call works on all
 K models. All parameters live in one (n_parameters, K) array, so the
 optimizer update is a handful of calls for the whole network. The same
-functions run on numpy (module ``np``) and torch (module ``torch``):
-they use only operators and functions that both spell the same way.
+functions run on numpy (module ``np``) and torch (module ``torch``). They
+use operators and functions that both spell the same way, and branch on
+the module where one form is faster or fuses better under torch.compile.
 
 Parameter rows, for I inputs, H hidden units and O outputs:
 
