@@ -21,6 +21,7 @@ eps and alpha, step for step.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -381,11 +382,10 @@ class NumpyStep:
     """The training step of :func:`train_step`, rearranged for numpy.
 
     numpy spends about 1 us per call on arrays this small, so this version
-    saves calls: the biases ride in the matmuls as weights of a constant 1
-    input, the second layer runs as one matmul batched over models, and the
+    saves calls. The biases ride in the matmuls as weights of a constant 1
+    input, and the second layer runs as one matmul batched over models. The
     gradient goes straight into a preallocated array. It takes inputs with
-    that constant column appended, (batch, I + 1), from
-    :func:`append_ones`.
+    the constant column appended, (batch, I + 1), from :func:`append_ones`.
     """
 
     def __init__(self, settings: StepSettings, params: np.ndarray) -> None:
@@ -494,8 +494,11 @@ class HiddenLayerTrainer:
             recipe.lr,
             recipe.weight_decay,
             recipe.momentum,
-            check=("onehot" if self.onehot else "bits") if check_in_step else None,
+            check=None,
         )
+        if check_in_step:
+            check = "onehot" if self.onehot else "bits"
+            self.settings = dataclasses.replace(self.settings, check=check)
         # Which models got every row right before the latest step, when the
         # step checks its batch: the engine passes only full batches then.
         self.correct_before_step: np.ndarray | None = None
