@@ -391,3 +391,13 @@ def test_solved_epochs_checked_in_step(backend: str) -> None:
     )
     assert (expected.solved_epochs > 0).any()
     assert actual.solved_epochs.tolist() == expected.solved_epochs.tolist()
+
+
+@pytest.mark.parametrize("name", ["tutorial", "full_batch", "shuffle", "bce", "tanh"])
+def test_generic_numpy_kernel_matches_reference(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many models use the generic kernel on numpy instead of NumpyStep.
+    monkeypatch.setattr(kernels, "NUMPY_STEP_MAX_ROWS", 0)
+    recipe = Recipe(restarts=3, epochs=EPOCHS, lr=0.05, **RECIPES[name])
+    assert_same_every_epoch(*run_both(xor(), recipe, "numpy"))

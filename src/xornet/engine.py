@@ -286,8 +286,9 @@ def make_trainer(
     steps = recipe.epochs * math.ceil(len(table) / recipe.batch_size)
     long_run = count * steps >= COMPILE_MIN_MODEL_STEPS
     if backend == "auto":
-        # Eager numpy beat eager torch at every model count measured (8 to
-        # 10^5 models, one thread), so torch runs only on a GPU or compiled.
+        # Eager numpy beats eager torch for few models, and at 10^5 models the
+        # two were within this machine's noise (benchmarks/bench_sweep.py),
+        # so torch runs only on a GPU or compiled.
         if not fits:
             backend = "stacked"
         elif device != "cpu" or long_run:
