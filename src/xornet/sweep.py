@@ -239,7 +239,9 @@ def first_difference(stored: dict[str, Any], expected: dict[str, Any]) -> str:
 
 
 def read_results(path: Path) -> pd.DataFrame:
-    """Return the finished rows of results.csv, dropping a partial last line.
+    """Return the finished rows of ``path/results.csv``, dropping a partial last line.
+
+    ``path`` is the sweep folder; a missing results.csv gives an empty frame.
 
     The partial line is also cut from the file, so later appends start on a
     fresh line.

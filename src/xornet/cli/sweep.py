@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     sweeps.validate_settings(settings)
     engine.resolve_device(settings.recipe.device)
     sweeps.prepare_folder(path, table, settings, resume=bool(args.resume))
-    print(f"sweep folder {path}", file=sys.stderr)
+    if not args.quiet:
+        print(f"sweep folder {path}", file=sys.stderr)
 
     configs = settings.configurations()
     try:
