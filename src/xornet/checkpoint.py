@@ -68,12 +68,49 @@ def write_json(path: str | Path, data: Any) -> None:
 def save_model(model: MLP, path: str | Path) -> None:
     """Save weights and architecture to a safetensors file, atomically."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    # One metadata key: safetensors writes several keys in hash order, and the
-    # same seed must give byte-identical files.
     details = {"format": FORMAT, "architecture": model.architecture.to_dict()}
+    write_tensors(path, state, details)
+
+
+def write_tensors(
+    path: str | Path, tensors: dict[str, torch.Tensor], details: dict[str, Any]
+) -> None:
+    """Write tensors and JSON ``details`` to a safetensors file, atomically.
+
+    The details go under one metadata key, because safetensors writes several
+    keys in hash order and the same seed must give byte-identical files.
+    """
     metadata = {"xornet": json.dumps(details, sort_keys=True)}
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def read_tensors(
+    path: Path, file_format: str, kind: str
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read a file written by :func:`write_tensors`: its details and tensors.
+
+    Raises:
+        CheckpointError: the file is unreadable, or its details do not name
+            ``file_format``; ``kind`` names the file in the message.
+    """
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable safetensors file ({exc}); train the run again"
+        ) from None
+    try:
+        details = json.loads(metadata.get("xornet", "{}"))
+    except json.JSONDecodeError:
+        details = {}
+    if not isinstance(details, dict) or details.get("format") != file_format:
+        raise CheckpointError(
+            f"{path}: not an xornet {kind} (no {file_format} metadata)"
+        )
+    return details, tensors
 
 
 def load_model(path: str | Path) -> MLP:
@@ -86,22 +123,7 @@ def load_model(path: str | Path) -> MLP:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: not a readable safetensors file ({exc}); retrain to replace it"
-        ) from None
-    try:
-        details = json.loads(metadata.get("xornet", "{}"))
-    except json.JSONDecodeError:
-        details = {}
-    if not isinstance(details, dict) or details.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path}: not an xornet checkpoint (no {FORMAT} metadata)"
-        )
+    details, tensors = read_tensors(path, FORMAT, "checkpoint")
     try:
         architecture = Architecture.from_dict(details["architecture"])
     except (KeyError, TypeError, ConfigError) as exc:

@@ -8,14 +8,12 @@ only, never pickle, and checks every tensor against the architecture.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
-from xornet.checkpoint import atomic_path
+from xornet.checkpoint import read_tensors, write_tensors
 from xornet.config import Architecture
 from xornet.errors import CheckpointError, ConfigError
 from xornet.model import MLP
@@ -41,16 +39,12 @@ def save_snapshots(
         for epoch in epochs
         for name, tensor in snapshots[epoch].items()
     }
-    # One metadata key: safetensors writes several keys in hash order, and the
-    # same seed must give byte-identical files.
     details = {
         "format": FORMAT,
         "architecture": architecture.to_dict(),
         "epochs": epochs,
     }
-    metadata = {"xornet": json.dumps(details, sort_keys=True)}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+    write_tensors(path, tensors, details)
 
 
 def load_snapshots(path: str | Path, architecture: Architecture) -> Snapshots:
@@ -66,15 +60,8 @@ def load_snapshots(path: str | Path, architecture: Architecture) -> Snapshots:
             f"{path}: not found; train the run again with this xornet version "
             "to record snapshots"
         )
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: not a readable safetensors file ({exc}); train the run again"
-        ) from None
-    epochs = _check_metadata(path, metadata, architecture)
+    details, tensors = read_tensors(path, FORMAT, "snapshot file")
+    epochs = _check_metadata(path, details, architecture)
     expected = MLP(architecture).state_dict()
     snapshots: Snapshots = {}
     for epoch in epochs:
@@ -90,16 +77,8 @@ def load_snapshots(path: str | Path, architecture: Architecture) -> Snapshots:
 
 
 def _check_metadata(
-    path: Path, metadata: dict[str, str], architecture: Architecture
+    path: Path, details: dict[str, Any], architecture: Architecture
 ) -> list[int]:
-    try:
-        details = json.loads(metadata.get("xornet", "{}"))
-    except json.JSONDecodeError:
-        details = {}
-    if not isinstance(details, dict) or details.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path}: not an xornet snapshot file (no {FORMAT} metadata)"
-        )
     try:
         stored = Architecture.from_dict(details["architecture"])
         epochs = details["epochs"]
@@ -116,7 +95,7 @@ def _check_metadata(
     if not valid or not epochs or epochs != sorted(set(epochs)):
         raise CheckpointError(
             f"{path}: the epochs metadata must be a sorted list of distinct "
-            f"epochs, got {metadata.get('epochs')!r}"
+            f"epochs, got {epochs!r}"
         )
     return epochs
 
