@@ -30,7 +30,7 @@ ProgressCallback = Callable[[int, float], None]
 
 @dataclass
 class TrainResult:
-    """What a training run produced.
+    """The outcome of a training run.
 
     ``history`` has shape (epochs_run, models): the per-epoch mean loss of
     every restart. ``kept`` indexes the model chosen as the run's result
@@ -45,7 +45,7 @@ class TrainResult:
     epochs_run: int
     interrupted: bool = False
     solved_epochs: list[int | None] = field(default_factory=list)
-    # epoch -> one state_dict per model; epoch 0 holds the initial weights.
+    # epoch -> one state_dict per model; epoch 0 is the initial weights.
     snapshots: dict[int, list[dict[str, torch.Tensor]]] = field(default_factory=dict)
 
     @property
