@@ -15,6 +15,7 @@ from scipy.stats import binomtest
 from xornet import engine, sweep, training
 from xornet.cli import main
 from xornet.config import Recipe
+from xornet.diagnostics import diagnose
 from xornet.tables import load_builtin
 
 SMALL = ["--seeds", "3", "--epochs", "30", "--lr", "0.05", "--seed", "5", "-q"]
@@ -164,6 +165,7 @@ def test_summarize_counts_and_median() -> None:
             "config": ["a", "a", "a", "b"],
             "solved": [True, True, False, False],
             "solved_epoch": [10, 30, None, None],
+            "failure": [None, None, "merged_rows", "dead_units"],
             "train_seconds": [1.0, 1.0, 1.0, 2.0],
         }
     )
@@ -228,3 +230,41 @@ def test_shuffled_sweep_trains_seeds_alone() -> None:
     assert chunks == [[1], [2], [3]]
     plain = list(sweep.seed_chunks([1, 2, 3, 4, 5], Recipe(restarts=2), max_models=4))
     assert plain == [[1, 2], [3, 4], [5]]
+
+
+def test_failure_column_names_finding_kinds(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    args = ["--seeds", "30", "--seed", "0", "--epochs", "2000", "--restarts", "1"]
+    assert run_cli(["sweep", "--out", out, *args, "-q"]) == 0
+    results = sweep.read_results(out)
+    unsolved = results[~results["solved"].astype(bool)]
+    assert len(unsolved) > 0, "pick seeds where some tutorial runs fail"
+    assert results[results["solved"].astype(bool)]["failure"].isna().all()
+
+    # Each unsolved run's dead units and merged rows, found again on the same
+    # run trained by engine.train and diagnosed with its full history.
+    table = load_builtin("xor")
+    recipe = Recipe(epochs=2000, restarts=1)
+    for row in unsolved.itertuples():
+        result = engine.train(table, recipe, seed=int(row.seed))
+        findings = diagnose(result.model, table, result.history[:, 0], loss="mse")
+        expected = {f.kind for f in findings} & {"dead_units", "merged_rows"}
+        assert (
+            set(str(row.failure).split("+")) & {"dead_units", "merged_rows"} == expected
+        )
+
+
+def test_summary_counts_failures() -> None:
+    frame = pd.DataFrame(
+        {
+            "config": ["a"] * 4,
+            "solved": [True, False, False, False],
+            "solved_epoch": [3, None, None, None],
+            "failure": [None, "dead_units+merged_rows", "merged_rows", "stalled_loss"],
+            "train_seconds": [1.0] * 4,
+        }
+    )
+    summary = sweep.summarize(frame)
+    assert summary["failures"].tolist() == [
+        "dead_units 1, merged_rows 2, stalled_loss 1"
+    ]

@@ -29,10 +29,12 @@ import torch
 from xornet import engine
 from xornet.checkpoint import write_json
 from xornet.config import Recipe
+from xornet.diagnostics import diagnose
 from xornet.errors import ConfigError, XornetError
+from xornet.model import MLP
 from xornet.stats import wilson_interval
 from xornet.tables import TruthTable
-from xornet.training import build_models, choose_best
+from xornet.training import build_models, choose_best, make_loss
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,10 @@ RESULT_COLUMNS = [
     "solved",
     "final_loss",
     "solved_epoch",
+    "failure",
     "train_seconds",
 ]
 SETTINGS_FORMAT = "xornet-sweep"
-# The two-sided 95 % quantile of the standard normal distribution.
 
 # Called with (models finished, model-steps done) increments.
 SweepProgress = Callable[[int, int], None]
@@ -334,6 +336,8 @@ def train_chunk(
     """Train the runs of these seeds together; return one result row per seed."""
     started = time.perf_counter()
     weights = initial_weights(table, recipe, seeds)
+    # Training may update the stacked tensors in place; diagnose needs the start.
+    start_weights = [w.clone() for w in weights]
     count = len(weights[0])
     steps_per_epoch = math.ceil(len(table) / recipe.batch_size)
 
@@ -362,6 +366,12 @@ def train_chunk(
         losses = result.final_losses[group].tolist()
         kept = choose_best(solved, losses)
         solved_epoch = int(result.solved_epochs[group][kept])
+        index = i * recipe.restarts + kept
+        failure = ""
+        if not solved[kept]:
+            failure = failure_kinds(
+                table, recipe, start_weights, result.weights, index, losses[kept]
+            )
         rows.append(
             {
                 "config": label,
@@ -374,12 +384,43 @@ def train_chunk(
                 "solved_epoch": solved_epoch
                 if solved[kept] and solved_epoch > 0
                 else None,
+                "failure": failure,
                 "train_seconds": seconds,
             }
         )
     if progress is not None:
         progress(len(seeds), 0)
     return rows
+
+
+def failure_kinds(
+    table: TruthTable,
+    recipe: Recipe,
+    start_weights: list[torch.Tensor],
+    final_weights: list[torch.Tensor],
+    index: int,
+    final_loss: float,
+) -> str:
+    """Return the finding kinds of stacked model ``index``, joined by ``+``.
+
+    A sweep keeps no loss history, so the stalled-loss check sees two points:
+    the loss of the initial weights on the whole table and the final loss.
+    """
+    architecture = recipe.architecture(table.n_inputs, table.n_outputs)
+    names = list(MLP(architecture).state_dict())
+    start, final = MLP(architecture), MLP(architecture)
+    start.load_state_dict(
+        {n: w[index] for n, w in zip(names, start_weights, strict=True)}
+    )
+    final.load_state_dict(
+        {n: w[index] for n, w in zip(names, final_weights, strict=True)}
+    )
+    inputs, targets = table.tensors()
+    with torch.no_grad():
+        first_loss = float(make_loss(recipe.loss)(start(inputs), targets))
+    history = np.array([first_loss, final_loss])
+    findings = diagnose(final, table, history, loss=recipe.loss)
+    return "+".join(f.kind for f in findings) or "unexplained"
 
 
 def summarize(results: pd.DataFrame, order: list[str] | None = None) -> pd.DataFrame:
@@ -404,10 +445,20 @@ def summarize(results: pd.DataFrame, order: list[str] | None = None) -> pd.DataF
                 "median_solved_epoch": float(np.median(epochs))
                 if len(epochs)
                 else None,
+                "failures": _count_failures(group),
                 "train_seconds": float(group["train_seconds"].sum()),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _count_failures(group: pd.DataFrame) -> str:
+    """Return e.g. ``dead_units 12, merged_rows 9`` for a configuration's runs."""
+    counts: dict[str, int] = {}
+    for kinds in group["failure"].dropna().astype(str):
+        for kind in filter(None, kinds.split("+")):
+            counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "-"
 
 
 def format_summary(summary: pd.DataFrame) -> str:
@@ -425,6 +476,7 @@ def format_summary(summary: pd.DataFrame) -> str:
                 "-" if e is None or e != e else f"{e:.0f}"
                 for e in summary["median_solved_epoch"]
             ],
+            "unsolved by finding": summary["failures"],
             "wall s": [f"{s:.1f}" for s in summary["train_seconds"]],
         }
     )
