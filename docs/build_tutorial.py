@@ -55,7 +55,7 @@ import xornet
 from xornet import engine, plots, runs, training
 from xornet.config import Recipe
 from xornet.model import MLP
-from xornet.tables import TruthTableDataset, load_builtin
+from xornet.tables import TruthTableDataset, load_builtin, load_table
 
 %matplotlib inline
 plt.rcParams["figure.dpi"] = 80
@@ -146,7 +146,8 @@ for batch_size in (1, 2, 4):
 shuffled = DataLoader(dataset, batch_size=1, shuffle=True,
                       generator=torch.Generator().manual_seed(0))
 for epoch in range(2):
-    print(f"shuffled epoch {epoch + 1}:", [inputs.tolist()[0] for inputs, _ in shuffled])
+    order = [inputs.tolist()[0] for inputs, _ in shuffled]
+    print(f"shuffled epoch {epoch + 1}:", order)
 """)
 
 md("""
@@ -208,7 +209,9 @@ no_hidden = Recipe(hidden_sizes=(), lr=0.05, batch_size=4, epochs=2000, restarts
 for gate in ("xor", "and"):
     gate_data = gate_table(gate)
     result = engine.train(gate_data, no_hidden, seed=0)
-    print(f"{gate}: {sum(result.solved)} of {len(result.solved)} networks without a hidden layer solved it")
+    solved = sum(result.solved)
+    print(f"{gate}: {solved} of {len(result.solved)} networks without a hidden layer "
+          "solved it")
 """)
 
 md("""
@@ -258,10 +261,13 @@ code("""
 model.zero_grad()
 loss = nn.MSELoss()(model(inputs[1:2]), targets[1:2])
 loss.backward()
-for layer_pass, linear in zip(explanation.layers, model.linears):
-    same_w = np.allclose(layer_pass.weight_grad, linear.weight.grad.double().numpy(), atol=1e-7)
-    same_b = np.allclose(layer_pass.bias_grad, linear.bias.grad.double().numpy(), atol=1e-7)
-    print(f"layer {layer_pass.number}: weight gradient matches autograd: {same_w}, bias: {same_b}")
+for layer_pass, linear in zip(explanation.layers, model.linears, strict=True):
+    weight_grad = linear.weight.grad.double().numpy()
+    bias_grad = linear.bias.grad.double().numpy()
+    same_w = np.allclose(layer_pass.weight_grad, weight_grad, atol=1e-7)
+    same_b = np.allclose(layer_pass.bias_grad, bias_grad, atol=1e-7)
+    print(f"layer {layer_pass.number}: weight gradient matches autograd: {same_w}, "
+          f"bias: {same_b}")
 """)
 
 md("""
@@ -309,7 +315,7 @@ def train_by_hand(model, table, epochs):
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001, weight_decay=0.0001)
     loss_fn = nn.MSELoss()
     losses = []
-    for epoch in range(epochs):
+    for _ in range(epochs):
         total = 0.0
         for inputs, targets in loader:
             optimizer.zero_grad()
@@ -324,7 +330,8 @@ torch.manual_seed(1)
 by_hand = MLP(Recipe().architecture(2, 2))
 losses = train_by_hand(by_hand, table, epochs=200)
 reference = training.train(table, Recipe(epochs=200, restarts=1), seed=1)
-print("same losses as xornet's reference trainer:", losses == reference.history[:, 0].tolist())
+same = losses == reference.history[:, 0].tolist()
+print("same losses as xornet's reference trainer:", same)
 """)
 
 md("""
@@ -335,9 +342,11 @@ model (the original tutorial) and then with 8 restarts, keeping the best.
 
 code("""
 recipe = Recipe(restarts=8)
-result = engine.train(table, recipe, seed=2, snapshot_at=training.snapshot_epochs(recipe.epochs))
+snapshot_at = training.snapshot_epochs(recipe.epochs)
+result = engine.train(table, recipe, seed=2, snapshot_at=snapshot_at)
 run_dir, prediction = runs.write_run(workdir / "xor", table, recipe, result)
-print(f"{len(result.solved)} trained, {sum(result.solved)} solved; kept model {result.kept}")
+print(f"{len(result.solved)} trained, {sum(result.solved)} solved; "
+      f"kept model {result.kept}")
 plots.loss_figure(result.history, result.kept, title="Training loss: XOR, 8 restarts");
 """)
 
@@ -381,7 +390,8 @@ from xornet.stats import wilson_interval
 many = engine.train(table, Recipe(restarts=500), seed=100)
 solved = np.array(many.solved)
 low, high = wilson_interval(int(solved.sum()), len(solved))
-print(f"solved {solved.sum()} of {len(solved)} = {solved.mean():.1%} (95 % interval {low:.1%} to {high:.1%})")
+print(f"solved {solved.sum()} of {len(solved)} = {solved.mean():.1%} "
+      f"(95 % interval {low:.1%} to {high:.1%})")
 """)
 
 md("""
@@ -465,7 +475,9 @@ carry):
 
 code("""
 adder = gate_table("full_adder")
-adder_recipe = Recipe(hidden_sizes=(8,), lr=0.05, batch_size=len(adder), epochs=1000, restarts=8)
+adder_recipe = Recipe(
+    hidden_sizes=(8,), lr=0.05, batch_size=len(adder), epochs=1000, restarts=8
+)
 adder_result = engine.train(adder, adder_recipe, seed=0)
 runs.predict(adder_result.model, adder).to_frame()
 """)
@@ -478,8 +490,8 @@ out two rows, which xornet reports:
 
 code("""
 csv_path = workdir / "two_of_three.csv"
-csv_path.write_text("IN1,IN2,IN3,OUT1\\n0,0,0,0\\n0,0,1,0\\n0,1,1,1\\n1,0,1,1\\n1,1,0,1\\n1,1,1,1\\n")
-from xornet.tables import load_table
+rows = ["0,0,0,0", "0,0,1,0", "0,1,1,1", "1,0,1,1", "1,1,0,1", "1,1,1,1"]
+csv_path.write_text("IN1,IN2,IN3,OUT1\\n" + "\\n".join(rows) + "\\n")
 own = load_table(csv_path)
 print("missing input combinations:", own.missing_rows)
 own_result = engine.train(own, adder_recipe, seed=0)
