@@ -252,7 +252,8 @@ def test_train_interrupt_writes_folder_marked_interrupted(cli, tmp_path, monkeyp
     monkeypatch.setattr(train_command._progress_bar, "update", interrupt)
     out = tmp_path / "run"
     result = cli("train", *FAST_FLAGS, "--seed", "1", "--out", out)
-    assert result.code == 0, result.err
+    assert result.code == 130, result.err
+    assert "interrupted: training stopped after epoch 20 of 300" in result.out
     meta = json.loads((out / "run.json").read_text())
     assert meta["interrupted"] is True
     assert meta["epochs_run"] == 20
@@ -361,3 +362,36 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e300"])
+def test_predict_rejects_non_finite_input(cli, trained, value):
+    out, _ = trained
+    result = cli("predict", out, value, "1")
+    assert_one_line_error(result, repr(value), "not a finite number")
+
+
+def test_train_rejects_value_beyond_float32(cli, tmp_path, write_csv):
+    path = write_csv("IN1,IN2,OUT1\n0,1e300,1\n1,1,0\n", "huge.csv")
+    result = cli("train", path, "--out", tmp_path / "runs" / "run")
+    assert_one_line_error(result, "line 2, column IN2", "float32 range")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.csv"]
+
+
+def test_predict_table_rejects_extra_input_column(cli, trained, write_csv):
+    out, _ = trained
+    path = write_csv("IN1,IN2,IN3\n0,1,1\n", "three.csv")
+    result = cli("predict", out, "--table", path)
+    assert_one_line_error(result, "input column IN3", "(IN1, IN2)")
+
+
+def test_train_failure_leaves_no_empty_parent(cli, tmp_path):
+    flags = ["--optimizer", "sgd", "--lr", "1e30", "--batch-size", "4", "-q"]
+    result = cli("train", *flags, "--seed", "0", "--out", tmp_path / "new" / "run")
+    assert result.code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_subcommand_usage_error_names_subcommand(cli):
+    result = cli("gates", "and")
+    assert_one_line_error(result, "xornet gates: error: unrecognized arguments: and")

@@ -435,8 +435,8 @@ def test_cli_animation_needs_gif_suffix(
 def test_cli_sweep_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sweep_frame().to_csv(tmp_path / "results.csv", index=False)
     assert main(["plot", str(tmp_path)]) == 0
-    assert capsys.readouterr().out.strip() == str(tmp_path / "sweep.png")
-    with Image.open(tmp_path / "sweep.png") as image:
+    assert capsys.readouterr().out.strip() == str(tmp_path / "summary.png")
+    with Image.open(tmp_path / "summary.png") as image:
         assert image.format == "PNG"
 
 

@@ -145,7 +145,7 @@ class Recipe:
     restarts: int = _option(
         8, "models trained from different initialisations; the best is kept"
     )
-    seed: int | None = _option(None, "random seed (default: drawn and recorded)")
+    seed: int | None = _option(None, "random seed")
     device: str = _option("cpu", "device to train on", choices=DEVICES)
 
     def architecture(self, n_inputs: int, n_outputs: int) -> Architecture:
@@ -234,6 +234,12 @@ _CHOICES = {
 }
 
 
+# Upper bounds that catch typos such as --epochs 100000000000 before they run
+# for days or exhaust memory. Each is far beyond what a truth table needs.
+MAX_VALUES = {"epochs": 10**7, "batch_size": 10**6, "restarts": 10**6}
+MAX_HIDDEN = 10**5
+
+
 def check_field(name: str, value: Any) -> str | None:
     """Return what is wrong with ``value`` for recipe field ``name``, or None.
 
@@ -246,10 +252,15 @@ def check_field(name: str, value: Any) -> str | None:
     if name in _POSITIVE_INTS:
         if not _is_int(value) or value < 1:
             return f"must be a positive integer, got {value!r}"
+        if value > MAX_VALUES[name]:
+            return f"must be at most {MAX_VALUES[name]:,}, got {value:,}"
+    elif name == "momentum":
+        if not _is_number(value) or not 0 <= value < 1:
+            return f"must be in [0, 1), got {value!r}; 0.9 is usual"
     elif name == "lr":
         if not _is_number(value) or not value > 0:
             return f"must be a positive number, got {value!r}"
-    elif name in ("weight_decay", "momentum"):
+    elif name == "weight_decay":
         if not _is_number(value) or not value >= 0:
             return f"must be a number, 0 or more, got {value!r}"
     elif name == "patience":
@@ -306,6 +317,9 @@ def _check_hidden(hidden_sizes: Any) -> str | None:
             f"sizes must be positive integers, got {bad[0]}; use none for no "
             "hidden layer"
         )
+    huge = [h for h in hidden_sizes if h > MAX_HIDDEN]
+    if huge:
+        return f"sizes must be at most {MAX_HIDDEN:,}, got {huge[0]:,}"
     return None
 
 

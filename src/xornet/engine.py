@@ -365,7 +365,7 @@ class _EpochLoop:
             if check_solved and self.epochs_run:
                 self._track_solved(self.epochs_run, final=True)
         except KeyboardInterrupt:
-            log.warning("interrupted at epoch %d", self.epochs_run + 1)
+            log.debug("Ctrl-C during epoch %d", self.epochs_run + 1)
             self.interrupted = True
 
     def _epochs(self) -> Iterator[tuple[int, list[object]]]:

@@ -75,9 +75,14 @@ def check_run_dir(path: str | Path) -> Path:
         raise XornetError(
             f"{path}: already exists and is not empty; choose another --out folder"
         )
+    # Check the nearest existing ancestor instead of creating the parents now,
+    # so that a run that fails in training leaves no empty folders behind.
     parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        if not parent.is_dir():
+            raise NotADirectoryError(20, "Not a directory")
         with tempfile.TemporaryFile(dir=parent):
             pass
     except OSError as exc:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 _INPUT_RE = re.compile(r"^IN(\d+)$", re.IGNORECASE)
 _OUTPUT_RE = re.compile(r"^OUT(\d+)$", re.IGNORECASE)
+# Cells become float32 tensors; a larger magnitude would turn into inf.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 _BOOL_WORDS = {"true": "1", "false": "0"}
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?\d*,\d+")
 
@@ -451,10 +453,10 @@ def _parse_cell(
             f"{where}: line {line}, column {column}: {str(cell).strip()!r} is not "
             "a number; use 0 or 1"
         ) from None
-    if not np.isfinite(value):
+    if not np.isfinite(value) or abs(value) > FLOAT32_MAX:
         raise TableError(
             f"{where}: line {line}, column {column}: {text!r} is not a finite "
-            "number; use 0 or 1"
+            "number in float32 range; use 0 or 1"
         )
     return value
 

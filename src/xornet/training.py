@@ -250,7 +250,7 @@ def _train_one(
                 if solved_epoch is not None and epoch >= solved_epoch + recipe.patience:
                     break
     except KeyboardInterrupt:
-        log.warning("interrupted at epoch %d", len(losses) + 1)
+        log.debug("Ctrl-C during epoch %d", len(losses) + 1)
         return losses, solved_epoch, True
     return losses, solved_epoch, False
 

@@ -39,6 +39,7 @@ def build_parser() -> ArgumentParser:
     )
     for command in COMMANDS:
         command.add_parser(subparsers)
+    parser.set_defaults(commands=subparsers.choices)
     return parser
 
 
@@ -61,10 +62,13 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if extras:
+        # Name the subcommand, whose --help lists what it accepts.
+        args.commands[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
     level = logging.INFO
     if getattr(args, "verbose", False):
         level = logging.DEBUG

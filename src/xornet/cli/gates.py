@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xornet.cli.common import print_result
@@ -91,6 +92,12 @@ def run_table(args: argparse.Namespace) -> int:
     if args.out is None:
         print_result(text.rstrip("\n"))
         return 0
+    if Path(args.out).exists():
+        from xornet.errors import XornetError
+
+        raise XornetError(
+            f"{args.out}: already exists; choose another --out file or delete it"
+        )
     try:
         write_text(args.out, text)
     except OSError as exc:

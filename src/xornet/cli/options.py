@@ -32,6 +32,8 @@ def add_recipe_arguments(
             continue
         default = getattr(defaults, f.name)
         shown = ",".join(map(str, default)) if f.name == "hidden_sizes" else default
+        if default is None:
+            shown = "drawn at random, printed and recorded"
         help_text = f"{f.metadata['help']} (default: {shown})"
         kwargs: dict[str, Any] = {"default": None, "help": help_text}
         if isinstance(default, bool):

@@ -17,7 +17,7 @@ FILENAMES = {
     "network": "network.png",
     "activations": "activations.png",
     "animation": "training.gif",
-    "sweep": "sweep.png",
+    "sweep": "summary.png",
 }
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 SWEEP_RESULTS = "results.csv"

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give input values or --table, not both")
     if args.table:
         columns = list(saved.table.input_columns)
-        if _has_columns(args.table, saved.table.output_columns):
+        if _has_targets(args.table, saved.table):
             table = load_table(
                 args.table, inputs=columns, outputs=list(saved.table.output_columns)
             )
@@ -95,15 +95,42 @@ def _check_flags(args: argparse.Namespace, path: Any, architecture: Any) -> None
         )
 
 
-def _has_columns(path: str, columns: tuple[str, ...]) -> bool:
-    """Return True when the CSV file's header has every one of the columns."""
+def _has_targets(path: str, table: Any) -> bool:
+    """Return True when the CSV file has the run's target columns.
+
+    Raises:
+        ConfigError: the file has IN or OUT columns that the run does not, so
+            its rows would be predicted from other inputs than it names.
+    """
+    import re
+
     import pandas as pd
+
+    from xornet.errors import ConfigError
 
     try:
         header = pd.read_csv(path, nrows=0, sep=None, engine="python").columns
     except (OSError, ValueError, pd.errors.ParserError):
         return False  # load_inputs reports what is wrong with the file
-    return set(columns) <= {str(c).strip() for c in header}
+    names = [str(c).strip() for c in header]
+    for role, pattern, expected in (
+        ("input", r"IN\d+", table.input_columns),
+        ("output", r"OUT\d+", table.output_columns),
+    ):
+        extra = [n for n in names if re.fullmatch(pattern, n) and n not in expected]
+        if extra:
+            raise ConfigError(
+                f"{path}: {role} column {extra[0]} is not one of the run's "
+                f"{role} columns ({', '.join(expected)}); remove or rename it"
+            )
+    present = [c for c in table.output_columns if c in names]
+    if present and len(present) < len(table.output_columns):
+        missing = [c for c in table.output_columns if c not in names]
+        raise ConfigError(
+            f"{path}: has target column {present[0]} but not {missing[0]}; give "
+            "all of the run's target columns or none"
+        )
+    return bool(present)
 
 
 def _parse_values(values: list[str], columns: tuple[str, ...]) -> Any:
@@ -117,12 +144,19 @@ def _parse_values(values: list[str], columns: tuple[str, ...]) -> Any:
             f"the run expects {n} input values per row ({', '.join(columns)}), "
             f"got {len(values)}"
         )
+    from xornet.tables import FLOAT32_MAX
+
     numbers = []
     for value in values:
         try:
-            numbers.append(float(value))
+            number = float(value)
         except ValueError:
             raise ConfigError(f"input value {value!r} is not a number") from None
+        if not np.isfinite(number) or abs(number) > FLOAT32_MAX:
+            raise ConfigError(
+                f"input value {value!r} is not a finite number in float32 range"
+            )
+        numbers.append(number)
     return np.array(numbers, dtype=np.float32).reshape(-1, n)
 
 

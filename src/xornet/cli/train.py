@@ -78,11 +78,13 @@ def run(args: argparse.Namespace) -> int:
     if findings:
         print_result(format_findings(findings))
     if result.interrupted:
-        log.warning(
-            "interrupted at epoch %d; the run folder is marked so", result.epochs_run
+        print_result(
+            f"interrupted: training stopped after epoch {result.epochs_run} of "
+            f"{recipe.epochs}; run.json records it as interrupted"
         )
     print_result(str(path))
-    return 0
+    # 130 is the shell's status for a command ended by Ctrl-C (128 + SIGINT).
+    return 130 if result.interrupted else 0
 
 
 def _verdict(prediction: Any, result: Any) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
@@ -22,6 +23,7 @@ from PIL import Image
 
 from xornet.checkpoint import atomic_path
 from xornet.config import Architecture
+from xornet.diagnostics import rows_correct
 from xornet.model import MLP
 from xornet.plots import style
 from xornet.plots.boundary import (
@@ -122,7 +124,9 @@ class _Frames:
         """Draw the maps of ``model`` and move the loss marker to ``epoch``."""
         grid = output_grid(model, self.table, self.resolution)
         inputs, _ = self.table.tensors()
-        outputs = model.predict(inputs).numpy()
+        predicted = model.predict(inputs)
+        outputs = predicted.numpy()
+        correct = rows_correct(predicted, torch.from_numpy(self.table.targets)).numpy()
         for artist in self.changing:
             artist.remove()
         self.changing = []
@@ -136,7 +140,9 @@ class _Frames:
             self.images[column].set_data(grid.values[..., column])
             self.changing += draw_contour(ax, grid, column)
             targets = self.table.targets[:, column]
-            self.changing += draw_rows(ax, self.table, outputs[:, column], targets)
+            self.changing += draw_rows(
+                ax, self.table, outputs[:, column], targets, correct
+            )
         for artist in self.changing:
             artist.set_animated(True)
         epochs = np.arange(1, len(self.losses) + 1)

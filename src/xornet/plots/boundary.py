@@ -26,20 +26,23 @@ def boundary_figure(
 ) -> Figure:
     """Draw one output map per output column, with the 0.5 contour and the rows.
 
-    Each row is a circle when the column's output is on the same side of 0.5
-    as its target and a square when it is not.
+    Each row is a circle when the network gets the row right and a square
+    when not, judged as everywhere else: by argmax for one-hot targets, by a
+    0.5 threshold on every column otherwise. So a one-hot row can be right
+    with an output below 0.5, as long as it is the largest.
     """
     grid = output_grid(model, table, resolution)
     inputs, targets = table.tensors()
     predicted = model.predict(inputs)
     outputs = predicted.numpy()
-    verdict = _verdict(rows_correct(predicted, targets).numpy())
+    correct = rows_correct(predicted, targets).numpy()
+    verdict = _verdict(correct)
     with plt.rc_context(style.RC):
         fig, axes = _panels(table.n_outputs)
         image = None
         for column, ax in enumerate(axes):
             image = draw_map(ax, grid, column, contour=True)
-            draw_rows(ax, table, outputs[:, column], table.targets[:, column])
+            draw_rows(ax, table, outputs[:, column], table.targets[:, column], correct)
             ax.set_title(f"output {table.output_columns[column]}")
             label_input_axes(ax, table)
         assert image is not None
@@ -110,15 +113,20 @@ def draw_contour(ax: Axes, grid: Grid, channel: int) -> list[ContourSet]:
 
 
 def draw_rows(
-    ax: Axes, table: TruthTable, outputs: np.ndarray, targets: np.ndarray
+    ax: Axes,
+    table: TruthTable,
+    outputs: np.ndarray,
+    targets: np.ndarray,
+    right: np.ndarray | None = None,
 ) -> list[Artist]:
     """Mark each table row at its inputs, labelled with its target.
 
-    Rows whose output is on the target's side of 0.5 get a black circle,
-    others a vermillion square, so right and wrong differ in shape as well as
-    colour.
+    Right rows get a black circle, wrong ones a vermillion square, so they
+    differ in shape as well as colour. ``right`` gives the verdict per row;
+    by default a row is right when its output is on the target's side of 0.5.
     """
-    right = (outputs >= 0.5) == (targets >= 0.5)
+    if right is None:
+        right = (outputs >= 0.5) == (targets >= 0.5)
     artists: list[Artist] = []
     for (x, y), target, is_right in zip(table.inputs, targets, right, strict=True):
         if is_right:
