@@ -268,3 +268,11 @@ def test_summary_counts_failures() -> None:
     assert summary["failures"].tolist() == [
         "dead_units 1, merged_rows 2, stalled_loss 1"
     ]
+
+
+def test_repeated_grid_value_trains_once(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert run_cli(["sweep", "--out", out, "--hidden", "3", "3", *SMALL]) == 0
+    results = sweep.read_results(out)
+    assert len(results) == 3
+    assert results["config"].nunique() == 1

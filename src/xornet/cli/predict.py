@@ -173,7 +173,7 @@ def _format_outputs(table: Any, inputs: Any, outputs: Any, np: Any) -> str:
         frame["prediction"] = [table.output_columns[k] for k in picked]
     else:
         for j, column in enumerate(table.output_columns):
-            frame[column] = (outputs[:, j] >= 0.5).astype(int)
+            frame[f"predicted_{column}"] = (outputs[:, j] >= 0.5).astype(int)
     for column in table.input_columns:
         if np.array_equal(frame[column], np.round(frame[column])):
             frame[column] = frame[column].astype(int)

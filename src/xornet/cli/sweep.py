@@ -120,6 +120,10 @@ def _settings(args: argparse.Namespace, table: Any, sweeps: Any) -> Any:
     grid = {name: getattr(args, name) for name in GRID_FIELDS}
     if grid["hidden_sizes"] is not None:
         grid["hidden_sizes"] = [parse_hidden(v) for v in grid["hidden_sizes"]]
+    # A value given twice would train the same configuration twice.
+    for name, values in grid.items():
+        if values is not None:
+            grid[name] = list(dict.fromkeys(values))
     # The recipe takes the single-valued flags; the grid flags hold lists.
     args = argparse.Namespace(**{**vars(args), **dict.fromkeys(GRID_FIELDS)})
     if args.resume:
