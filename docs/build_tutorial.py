@@ -379,7 +379,7 @@ md("""
 ## 11. Why some runs fail
 
 Train the tutorial recipe from 500 different initialisations at once and
-count how many solve XOR. The 95 % Wilson interval says how far the true
+count how many solve XOR. The 95 % Wilson interval shows how far the true
 rate could plausibly be from the measured one.
 """)
 

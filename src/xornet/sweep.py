@@ -2,7 +2,7 @@
 
 Every (configuration, seed) pair is one ``xornet train`` run: ``restarts``
 models start from ``build_models(table, recipe, seed)`` and the best is kept.
-The sweep folder holds ``sweep.json`` (the settings), ``results.csv`` (one
+The sweep folder contains ``sweep.json`` (the settings), ``results.csv`` (one
 row per pair, appended as chunks of seeds finish) and ``summary.png``.
 A crash can leave at most a partial last line in ``results.csv``, which
 :func:`read_results` drops, so ``--resume`` continues from the finished rows.
@@ -63,7 +63,7 @@ SweepProgress = Callable[[int, int], None]
 class SweepSettings:
     """What a sweep trains: the recipe, the grid over it and the seeds.
 
-    ``recipe`` holds the single-valued options; ``grid`` maps each field of
+    ``recipe`` contains the single-valued options; ``grid`` maps each field of
     :data:`GRID_FIELDS` to its values. Seed ``i`` of every configuration is
     ``seed + i``, so a row repeats ``xornet train --seed <seed + i>``.
     """
@@ -403,7 +403,7 @@ def failure_kinds(
 ) -> str:
     """Return the finding kinds of stacked model ``index``, joined by ``+``.
 
-    A sweep keeps no loss history, so the stalled-loss check sees two points:
+    A sweep keeps no loss history, so the stalled-loss check gets two points:
     the loss of the initial weights on the whole table and the final loss.
     """
     architecture = recipe.architecture(table.n_inputs, table.n_outputs)

@@ -79,7 +79,7 @@ class TruthTable:
     def missing_rows(self) -> list[tuple[int, ...]]:
         """Binary input combinations that the table leaves out.
 
-        Empty when an input column holds values other than 0 and 1, because
+        Empty when an input column contains values other than 0 and 1, because
         the combinations are then not a finite set.
         """
         if not np.isin(self.inputs, (0.0, 1.0)).all():
