@@ -121,7 +121,7 @@ def format_findings(findings: list[Finding]) -> str:
 
 
 class _progress_bar:
-    """A tqdm bar over epochs on stderr, showing the mean loss of the models.
+    """A tqdm bar over epochs on stderr, showing the mean loss over all restarts.
 
     The engine trains all restarts together, so the bar counts epochs once.
     """
@@ -147,7 +147,7 @@ class _progress_bar:
     def update(self, epoch: int, loss: float) -> None:
         if epoch % self.every == 0:
             self.bar.update(self.every)
-            self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+            self.bar.set_postfix(mean_loss=f"{loss:.4f}", refresh=False)
 
     def __exit__(self, *exc: object) -> None:
         self.bar.close()
