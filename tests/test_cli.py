@@ -395,3 +395,9 @@ def test_train_failure_leaves_no_empty_parent(cli, tmp_path):
 def test_subcommand_usage_error_names_subcommand(cli):
     result = cli("gates", "and")
     assert_one_line_error(result, "xornet gates: error: unrecognized arguments: and")
+
+
+def test_train_rejects_momentum_with_adam(cli, tmp_path):
+    result = cli("train", "--momentum", "0.5", "--out", tmp_path / "run")
+    assert_one_line_error(result, "--momentum has no effect with --optimizer adam")
+    assert list(tmp_path.iterdir()) == []

@@ -79,9 +79,15 @@ def recipe_from_args(args: argparse.Namespace, base: Recipe | None = None) -> Re
     config = getattr(args, "config", None)
     if config is not None:
         recipe = recipe.replace(**load_recipe_file(config).values)
+    overrides = recipe_overrides(args)
     try:
-        recipe = recipe.replace(**recipe_overrides(args))
+        recipe = recipe.replace(**overrides)
     except TypeError as exc:
         raise ConfigError(str(exc)) from None
     recipe.validate()
+    if "momentum" in overrides and recipe.optimizer in ("adam", "adamw"):
+        raise ConfigError(
+            f"--momentum has no effect with --optimizer {recipe.optimizer}; use it "
+            "with sgd or rmsprop, or drop it"
+        )
     return recipe
