@@ -276,3 +276,15 @@ def test_repeated_grid_value_trains_once(tmp_path: Path) -> None:
     results = sweep.read_results(out)
     assert len(results) == 3
     assert results["config"].nunique() == 1
+
+
+def test_diagnosis_stops_at_budget(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(sweep, "MAX_DIAGNOSED", 2)
+    out = tmp_path / "sweep"
+    # An lr this small leaves every run unsolved after 5 epochs.
+    args = ["--seeds", "5", "--seed", "0", "--epochs", "5", "--lr", "1e-6"]
+    assert run_cli(["sweep", "--out", out, *args, "--restarts", "1", "-q"]) == 0
+    failures = sweep.read_results(out)["failure"].tolist()
+    assert len(failures) == 5
+    assert failures.count(sweep.NOT_DIAGNOSED) == 3
+    assert all(f != sweep.NOT_DIAGNOSED and f for f in failures[:2])
