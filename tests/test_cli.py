@@ -195,6 +195,10 @@ def test_train_rejects_missing_file(cli, tmp_path):
         (["--hidden", "three"], "--hidden must be comma-separated integers"),
         (["--epochs", "ten"], "argument --epochs: invalid int value: 'ten'"),
         (["--activation", "swish"], "invalid choice: 'swish'"),
+        (["--epochs", "100000000000"], "--epochs must be at most 10,000,000"),
+        (["--hidden", "100000000"], "--hidden sizes must be at most 100,000"),
+        (["--restarts", "100000000"], "--restarts must be at most 1,000,000"),
+        (["--optimizer", "sgd", "--momentum", "1"], "--momentum must be in [0, 1)"),
     ],
 )
 def test_train_rejects_bad_flag(cli, tmp_path, flags, expected):
@@ -401,3 +405,11 @@ def test_train_rejects_momentum_with_adam(cli, tmp_path):
     result = cli("train", "--momentum", "0.5", "--out", tmp_path / "run")
     assert_one_line_error(result, "--momentum has no effect with --optimizer adam")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_table_rejects_existing_out_file(cli, tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("keep me")
+    result = cli("table", "--gate", "and", "--out", path)
+    assert_one_line_error(result, str(path), "already exists")
+    assert path.read_text() == "keep me"

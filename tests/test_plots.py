@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import matplotlib.pyplot
 import numpy as np
 import pandas as pd
 import pytest
@@ -459,3 +460,22 @@ def test_cli_missing_history_exits_2(
     assert len(lines) == 1
     assert "history.csv" in lines[0]
     assert not (broken / "loss.png").exists()
+
+
+def test_boundary_marks_rows_by_argmax_for_onehot() -> None:
+    # No hidden layer, zero weights: every row outputs (0.475, 0.450), so
+    # argmax picks OUT1 everywhere and only rows 1 and 4 (target OUT2) are
+    # wrong, although every OUT1 output is below 0.5.
+    model = MLP(Architecture(2, 2, hidden_sizes=()))
+    with torch.no_grad():
+        model.layers[0].weight.zero_()
+        model.layers[0].bias.copy_(torch.tensor([-0.1, -0.2]))
+    fig = plots.boundary_figure(model, load_builtin("xor"), resolution=11)
+    for ax in fig.axes[:2]:
+        squares = [
+            line.get_xydata()[0].tolist()
+            for line in ax.get_lines()
+            if line.get_marker() == "s"
+        ]
+        assert sorted(squares) == [[0.0, 0.0], [1.0, 1.0]]
+    matplotlib.pyplot.close(fig)
