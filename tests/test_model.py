@@ -33,7 +33,7 @@ def test_default_init_matches_nn_linear():
     assert torch.equal(model.layers[2].bias, second.bias)
 
 
-def test_logits_model_has_no_sigmoid_and_predict_applies_one():
+def test_logits_model_sigmoid_only_in_predict():
     model = MLP(Recipe(loss="bce-with-logits").architecture(2, 1))
     assert not any(isinstance(layer, nn.Sigmoid) for layer in model.layers)
     inputs = torch.rand(4, 2)

@@ -1,7 +1,7 @@
 """Train, explain and study small PyTorch networks on logic-gate truth tables.
 
 Importing the package is cheap: the submodules that need torch are imported
-by whoever uses them, so ``xornet --help`` starts without loading torch.
+only where they are used, so ``xornet --help`` starts without loading torch.
 """
 
 __version__ = "0.1.0"

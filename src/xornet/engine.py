@@ -1,9 +1,9 @@
 """The batched engine: many models of one architecture trained as one.
 
-:func:`train` has the meaning of :func:`xornet.training.train`, and for the
-same initial weights it produces the same weights after every epoch (up to
-float32 rounding), but it trains all ``recipe.restarts`` models together:
-one forward, one backward and one optimizer update per step for all of them.
+:func:`train` has the meaning of :func:`xornet.training.train`. From the same
+initial weights it produces the same weights after every epoch, up to float32
+rounding. It trains all ``recipe.restarts`` models together, with one forward,
+one backward and one optimizer update per step for all of them.
 
 Two interchangeable backends do the arithmetic:
 
@@ -231,7 +231,7 @@ def train_stacked(
             is False.
     """
     architecture = recipe.architecture(table.n_inputs, table.n_outputs)
-    # With one full batch per epoch, the step's own forward pass sees the
+    # With one full batch per epoch, the step's own forward pass runs on the
     # weights of the previous epoch's end, so it can judge them for free.
     check_in_step = (
         track_solved and not recipe.stop_when_solved and recipe.batch_size >= len(table)

@@ -66,7 +66,7 @@ SweepProgress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class SweepSettings:
-    """What a sweep trains: the recipe, the grid over it and the seeds.
+    """The plan of a sweep: the recipe, the grid over it and the seeds.
 
     ``recipe`` contains the single-valued options; ``grid`` maps each field of
     :data:`GRID_FIELDS` to its values. Seed ``i`` of every configuration is

@@ -40,7 +40,7 @@ class TruthTable:
     """A validated truth table.
 
     ``inputs`` has shape (rows, n_inputs) and ``targets`` (rows, n_outputs),
-    both float32 with targets in [0, 1]. ``lines`` holds each row's line
+    both float32 with targets in [0, 1]. ``lines`` is each row's line
     number in the source file (1 is the header), for error messages.
     """
 
