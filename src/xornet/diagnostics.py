@@ -37,6 +37,9 @@ def is_onehot_targets(targets: torch.Tensor) -> bool:
 
 FINDING_KINDS = ("dead_units", "merged_rows", "stalled_loss", "saturated_outputs")
 
+# NOTE: the thresholds below were chosen by hand, not tuned on failed runs, so
+# a borderline network can get or miss a finding that a looser cut would flip.
+
 # A hidden unit whose output stays within this of 0 on every row is dead.
 DEAD_OUTPUT = 1e-6
 # A final loss within 2 % of the best constant output's loss counts as no better.

@@ -75,6 +75,8 @@ def resolve_device(name: str) -> str:
     Raises:
         ConfigError: cuda was requested but torch finds no CUDA device.
     """
+    # NOTE: training on cuda has only run in tests that skip without a GPU;
+    # it has not been checked on a real device.
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
